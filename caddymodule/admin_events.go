@@ -1,0 +1,89 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/publink/publink/policy"
+	"github.com/publink/publink/webhook"
+)
+
+// webhookReplayTTL keeps delivered webhook ids a little longer than the
+// 5-minute window in which a delivery's timestamp is accepted.
+const webhookReplayTTL = 10 * time.Minute
+
+// event is an origin webhook body.
+type event struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	CreatedAt string `json:"created_at"`
+	Data      struct {
+		FileID       string `json:"fileId"`
+		FolderID     string `json:"folderId"`
+		CollectionID string `json:"collectionId"`
+	} `json:"data"`
+}
+
+// events applies an origin webhook: deletes the links of a deleted or moved
+// target. Deliveries are verified, dated and applied once per webhook-id.
+func (ad *Admin) events(w http.ResponseWriter, r *http.Request) error {
+	a := ad.app
+	if a.WebhookSecret == "" {
+		return errf(http.StatusNotFound, "not_found", "webhooks are not configured")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+	if err != nil || len(body) > maxAdminBody {
+		return errf(http.StatusBadRequest, "bad_request", "unreadable or oversized body")
+	}
+	id, err := webhook.Verify(a.WebhookSecret, r.Header, body, a.now())
+	if err != nil {
+		return errf(http.StatusUnauthorized, "invalid_signature", "%v", err)
+	}
+	var ev event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return errf(http.StatusBadRequest, "malformed_json", "%v", err)
+	}
+	var target policy.Target
+	reason := "target_deleted"
+	switch ev.Type {
+	case "file.deleted", "file.moved":
+		target = policy.Target{Type: policy.TargetFile, ID: ev.Data.FileID}
+	case "folder.deleted", "folder.moved":
+		target = policy.Target{Type: policy.TargetFolder, ID: ev.Data.FolderID}
+	case "collection.deleted":
+		target = policy.Target{Type: policy.TargetCollection, ID: ev.Data.CollectionID}
+	default:
+		// Unknown types are acknowledged so the origin does not retry them.
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if ev.Type == "file.moved" || ev.Type == "folder.moved" {
+		reason = "target_moved"
+	}
+	if !policy.ValidID(target.ID) {
+		return errf(http.StatusBadRequest, "invalid_event", "event data lacks a valid id")
+	}
+	first, err := a.store.FirstSeen(r.Context(), "webhook:"+id, webhookReplayTTL)
+	if err != nil {
+		return err
+	}
+	if !first {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	links, err := a.store.LinksForTarget(r.Context(), target)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		a.removeLink(r.Context(), l, "system", reason)
+	}
+	a.facts.forget(string(target.Type) + ":" + target.ID)
+	ad.logger.Info("webhook applied", zap.String("type", ev.Type), zap.String("target", target.String()), zap.Int("links_deleted", len(links)))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,175 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/publink/publink/origin"
+	"github.com/publink/publink/policy"
+	"github.com/publink/publink/store"
+)
+
+// lookupToken finds a link by share token through the per-node cache.
+func (a *App) lookupToken(ctx context.Context, token string) (*policy.Link, error) {
+	if l, ok := a.links.get(token); ok {
+		if l == nil {
+			return nil, store.ErrNotFound
+		}
+		return l, nil
+	}
+	l, err := a.store.LinkByToken(ctx, token)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.links.put(token, nil)
+		return nil, err
+	case err != nil:
+		return nil, err
+	}
+	a.links.put(token, l)
+	return l, nil
+}
+
+// removeLinkAsync deletes a link off the request path; the visitor already
+// has their 404.
+func (a *App) removeLinkAsync(l *policy.Link, actor, reason string) {
+	a.links.forget(l.Token)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.removeLink(ctx, l, actor, reason)
+	}()
+}
+
+// scope is what the origin currently says about a link's target.
+type scope struct {
+	file       *origin.File       // file links
+	folder     *origin.Folder     // folder links
+	collection *origin.Collection // collection links
+}
+
+func (s *scope) policy() policy.Scope {
+	if s.folder != nil {
+		return policy.Scope{FolderPath: s.folder.FolderPath}
+	}
+	return policy.Scope{}
+}
+
+// errTargetGone reports that a link's target was deleted or moved; the link
+// has been removed and the visitor gets the common 404.
+var errTargetGone = errors.New("publink: link target is gone")
+
+// resolveScope fetches the link's target from the origin (through the fact
+// cache) and removes the link when the target was deleted or moved.
+func (a *App) resolveScope(ctx context.Context, l *policy.Link) (*scope, error) {
+	var s scope
+	var err error
+	switch l.Target.Type {
+	case policy.TargetFile:
+		s.file, err = a.originFile(ctx, l.ID, l.Target.ID)
+		if err == nil && l.TargetPath != "" && s.file.FilePath != l.TargetPath {
+			return nil, a.targetGone(l, "target_moved")
+		}
+	case policy.TargetFolder:
+		s.folder, err = a.originFolder(ctx, l.ID, l.Target.ID)
+		if err == nil && l.TargetPath != "" && s.folder.FolderPath != l.TargetPath {
+			return nil, a.targetGone(l, "target_moved")
+		}
+		if err == nil {
+			if _, ok := policy.CleanOriginPath(s.folder.FolderPath); !ok {
+				return nil, errTargetGone
+			}
+		}
+	case policy.TargetCollection:
+		s.collection, err = a.originCollection(ctx, l.ID, l.Target.ID)
+	default:
+		return nil, errTargetGone
+	}
+	if errors.Is(err, origin.ErrNotFound) {
+		return nil, a.targetGone(l, "target_deleted")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (a *App) targetGone(l *policy.Link, reason string) error {
+	a.removeLinkAsync(l, "system", reason)
+	return errTargetGone
+}
+
+func cached[T any](a *App, key string, fetch func() (T, error)) (T, error) {
+	if v, ok := a.facts.get(key); ok {
+		if t, ok := v.(T); ok {
+			return t, nil
+		}
+	}
+	v, err := fetch()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	a.facts.put(key, v)
+	return v, nil
+}
+
+func (a *App) originFile(ctx context.Context, linkID, fileID string) (*origin.File, error) {
+	return cached(a, "file:"+fileID, func() (*origin.File, error) { return a.origin.File(ctx, linkID, fileID) })
+}
+
+func (a *App) originFolder(ctx context.Context, linkID, folderID string) (*origin.Folder, error) {
+	return cached(a, "folder:"+folderID, func() (*origin.Folder, error) { return a.origin.Folder(ctx, linkID, folderID) })
+}
+
+func (a *App) originCollection(ctx context.Context, linkID, id string) (*origin.Collection, error) {
+	return cached(a, "collection:"+id, func() (*origin.Collection, error) { return a.origin.Collection(ctx, linkID, id) })
+}
+
+// visibleFile returns a file the link may show, or origin.ErrNotFound.
+func (a *App) visibleFile(ctx context.Context, l *policy.Link, s *scope, fileID string) (*origin.File, error) {
+	if !policy.ValidID(fileID) {
+		return nil, origin.ErrNotFound
+	}
+	var f *origin.File
+	facts := policy.FileFacts{FileID: fileID}
+	switch l.Target.Type {
+	case policy.TargetFile:
+		if fileID != l.Target.ID {
+			return nil, origin.ErrNotFound
+		}
+		f = s.file
+	case policy.TargetCollection:
+		for _, m := range s.collection.Files {
+			if m.FileID == fileID {
+				f = m
+				facts.Member = true
+				break
+			}
+		}
+		if f == nil {
+			return nil, origin.ErrNotFound
+		}
+	case policy.TargetFolder:
+		var err error
+		if f, err = a.originFile(ctx, l.ID, fileID); err != nil {
+			return nil, err
+		}
+	}
+	facts.FilePath = f.FilePath
+	facts.Published = f.Published()
+	if f.FileID != fileID || !policy.FileVisible(l, s.policy(), facts) {
+		return nil, origin.ErrNotFound
+	}
+	return f, nil
+}
+
+// publicFile renders a file through the allow-list.
+func (a *App) publicFile(l *policy.Link, s *scope, f *origin.File) policy.PublicFile {
+	base := a.shareURL(l.Token) + "/files/" + f.FileID
+	gw := policy.GatewayValues{ContentURL: base + "/content", ThumbnailURL: base + "/thumbnail"}
+	if s.folder != nil {
+		gw.Path, _ = policy.RelativePath(s.folder.FolderPath, f.FilePath)
+	}
+	return policy.BuildPublicFile(f.Raw, a.PublicFields, gw)
+}

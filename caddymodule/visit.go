@@ -1,0 +1,257 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/publink/publink/origin"
+	"github.com/publink/publink/policy"
+)
+
+// visit is one visitor request against a live link.
+type visit struct {
+	h    *Handler
+	w    http.ResponseWriter
+	r    *http.Request
+	link *policy.Link
+	rt   route
+	now  time.Time
+}
+
+func (v *visit) app() *App { return v.h.app }
+
+// scope resolves the link's target, mapping every failure to the response
+// it deserves. A nil scope means the response has been written.
+func (v *visit) scope() (*scope, error) {
+	s, err := v.app().resolveScope(v.r.Context(), v.link)
+	if err != nil {
+		return nil, v.fail(err)
+	}
+	return s, nil
+}
+
+// fail writes the response for an error from the origin or the store.
+func (v *visit) fail(err error) error {
+	switch {
+	case errors.Is(err, errTargetGone), errors.Is(err, origin.ErrNotFound):
+		return v.h.notFound(v.w, v.r)
+	case errors.Is(err, context.Canceled):
+		return nil
+	default:
+		return v.h.unavailable(v.w, v.r, err)
+	}
+}
+
+// cacheHeaders marks a successful response cacheable per policy.
+func (v *visit) cacheHeaders() {
+	v.w.Header().Set("Cache-Control", policy.CacheControl(v.link, v.now, time.Duration(v.app().MaxAge)))
+	if v.link.HasPassword() {
+		v.w.Header().Add("Vary", "Cookie")
+	}
+}
+
+// listing is the JSON of GET /s/{token}/files.
+type listing struct {
+	Type    string              `json:"type"`
+	Name    string              `json:"name"`
+	Path    string              `json:"path"`
+	Folders []folderEntry       `json:"folders"`
+	Files   []policy.PublicFile `json:"files"`
+}
+
+type folderEntry struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+}
+
+// maxListing bounds how many entries one listing gathers from the origin.
+const maxListing = 10_000
+
+// originPage is how many entries one origin listing request asks for.
+const originPage = 1000
+
+// buildListing gathers what the link shows at rel (folder links only).
+func (v *visit) buildListing(s *scope, rel string) (*listing, error) {
+	a := v.app()
+	out := &listing{Type: string(v.link.Target.Type), Path: rel, Folders: []folderEntry{}, Files: []policy.PublicFile{}}
+	switch v.link.Target.Type {
+	case policy.TargetFile:
+		if rel != "" {
+			return nil, origin.ErrNotFound
+		}
+		out.Name = s.file.Name
+		out.Files = append(out.Files, a.publicFile(v.link, s, s.file))
+	case policy.TargetCollection:
+		if rel != "" {
+			return nil, origin.ErrNotFound
+		}
+		out.Name = s.collection.Name
+		for _, f := range s.collection.Files {
+			if vf, err := a.visibleFile(v.r.Context(), v.link, s, f.FileID); err == nil {
+				out.Files = append(out.Files, a.publicFile(v.link, s, vf))
+			}
+		}
+	case policy.TargetFolder:
+		out.Name = s.folder.Name
+		if rel != "" {
+			out.Name = rel[strings.LastIndexByte(rel, '/')+1:]
+		}
+		dir := policy.JoinFolder(s.folder.FolderPath, rel)
+		err := a.eachEntry(v.r.Context(), v.link, dir, func(e *origin.File) error {
+			if e.Type == "folder" {
+				if sub, ok := policy.RelativePath(s.folder.FolderPath, e.FolderPath); ok && parentOf(e.FolderPath) == dir {
+					out.Folders = append(out.Folders, folderEntry{Name: e.Name, Path: sub})
+				}
+				return nil
+			}
+			if parentOf(e.FilePath) != dir {
+				return nil
+			}
+			facts := policy.FileFacts{FileID: e.FileID, FilePath: e.FilePath, Published: e.Published()}
+			if policy.FileVisible(v.link, s.policy(), facts) {
+				out.Files = append(out.Files, a.publicFile(v.link, s, e))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func parentOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// errListingTooLarge stops a listing that grew past maxListing.
+var errListingTooLarge = errors.New("publink: folder listing too large")
+
+// eachEntry pages through the origin's listing of dir.
+func (a *App) eachEntry(ctx context.Context, l *policy.Link, dir string, fn func(*origin.File) error) error {
+	for skip := 0; ; skip += originPage {
+		if skip >= maxListing {
+			return errListingTooLarge
+		}
+		page, err := a.origin.List(ctx, l.ID, dir, skip, originPage)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < originPage {
+			return nil
+		}
+	}
+}
+
+// list serves GET /s/{token}/files[?path=rel].
+func (v *visit) list() error {
+	rel, ok := policy.CleanRelPath(v.r.URL.Query().Get("path"))
+	if !ok {
+		return v.h.notFound(v.w, v.r)
+	}
+	s, err := v.scope()
+	if s == nil {
+		return err
+	}
+	out, err := v.buildListing(s, rel)
+	if err != nil {
+		return v.fail(err)
+	}
+	v.cacheHeaders()
+	return writeJSON(v.w, v.r, http.StatusOK, out)
+}
+
+// file serves GET /s/{token}/files/{fileId}.
+func (v *visit) file() error {
+	s, err := v.scope()
+	if s == nil {
+		return err
+	}
+	f, err := v.app().visibleFile(v.r.Context(), v.link, s, v.rt.fileID)
+	if err != nil {
+		return v.fail(err)
+	}
+	v.cacheHeaders()
+	return writeJSON(v.w, v.r, http.StatusOK, v.app().publicFile(v.link, s, f))
+}
+
+// contentHeaders are the only origin response headers a visitor sees for
+// file bytes; Set-Cookie and everything else the origin says stay behind.
+var contentHeaders = []string{
+	"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified",
+}
+
+// blob streams a file's current content or its thumbnail.
+func (v *visit) blob(kind string) error {
+	s, err := v.scope()
+	if s == nil {
+		return err
+	}
+	a := v.app()
+	f, err := a.visibleFile(v.r.Context(), v.link, s, v.rt.fileID)
+	if err != nil {
+		return v.fail(err)
+	}
+	resp, err := a.origin.Blob(v.r.Context(), v.link.ID, f.FileID, kind, v.r.Method, v.r.Header)
+	if err != nil {
+		return v.fail(err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent, http.StatusNotModified,
+		http.StatusPreconditionFailed, http.StatusRequestedRangeNotSatisfiable:
+	default:
+		return v.h.unavailable(v.w, v.r, errors.New("origin answered "+resp.Status))
+	}
+	hdr := v.w.Header()
+	for _, k := range contentHeaders {
+		if vals := resp.Header.Values(k); len(vals) > 0 {
+			hdr[k] = vals
+		}
+	}
+	ct := hdr.Get("Content-Type")
+	if kind == "content" && policy.Runnable(ct, f.Mime, f.Name) {
+		hdr.Set("Content-Security-Policy", "sandbox")
+	}
+	if kind == "content" {
+		disp := "inline"
+		if v.r.URL.Query().Get("download") == "1" {
+			disp = "attachment"
+		}
+		if cd := mime.FormatMediaType(disp, map[string]string{"filename": f.Name}); cd != "" {
+			hdr.Set("Content-Disposition", cd)
+		} else {
+			hdr.Set("Content-Disposition", disp)
+		}
+	}
+	if resp.StatusCode >= 400 {
+		hdr.Set("Cache-Control", "no-store")
+	} else {
+		v.cacheHeaders()
+	}
+	v.w.WriteHeader(resp.StatusCode)
+	if v.r.Method == http.MethodHead || resp.StatusCode == http.StatusNotModified {
+		return nil
+	}
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	_, err = io.CopyBuffer(v.w, resp.Body, *buf)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		v.h.logger.Debug("streaming content", errField(err))
+	}
+	return nil
+}
