@@ -15,14 +15,6 @@ func (a *App) unlocked(r *http.Request, l *policy.Link, now time.Time) bool { re
 // TODO(issue 3)
 func (v *visit) unlock() error { return v.h.notFound(v.w, v.r) }
 
-// TODO(issue 5)
-func (v *visit) zip() error { return v.h.notFound(v.w, v.r) }
-
-// TODO(issue 5)
-func (v *visit) downloads() error {
-	return writeJSON(v.w, v.r, http.StatusOK, map[string]any{"items": []any{}})
-}
-
 // TODO(issue 3): argon2id.
 func (a *App) hashPassword(ctx context.Context, pw string) (string, error) {
 	return "", errors.New("passwords are not supported yet")
