@@ -376,4 +376,3 @@ func stores(t *testing.T, fn func(t *testing.T, o Options)) {
 	t.Run("bolt", func(t *testing.T) { t.Parallel(); fn(t, Options{}) })
 	t.Run("redis", func(t *testing.T) { t.Parallel(); fn(t, Options{Redis: true}) })
 }
-

@@ -4,6 +4,7 @@ package testenv
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -37,9 +38,10 @@ func FreePort(t testing.TB) int {
 
 // Redis is a running redis-server started by StartRedisServer.
 type Redis struct {
-	t    testing.TB
-	Port int
-	dir  string
+	t     testing.TB
+	Port  int
+	dir   string
+	extra []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -64,10 +66,15 @@ func StartRedis(t testing.TB) (url string) {
 // Restart the server on the same port.
 func StartRedisServer(t testing.TB) *Redis {
 	t.Helper()
+	return startRedis(t)
+}
+
+func startRedis(t testing.TB, extra ...string) *Redis {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("testenv: redis-server not found on PATH; install it (e.g. apt-get install redis-server) to run these tests")
 	}
-	r := &Redis{t: t, dir: t.TempDir()}
+	r := &Redis{t: t, dir: t.TempDir(), extra: extra}
 	t.Cleanup(r.Stop)
 	var lastErr error
 	for range 10 {
@@ -91,6 +98,7 @@ func (r *Redis) start() error {
 		"--logfile", logPath,
 		"--daemonize", "no",
 	)
+	cmd.Args = append(cmd.Args, r.extra...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -152,6 +160,71 @@ func (r *Redis) Restart() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	r.t.Fatalf("testenv: restart redis-server on port %d: %v", r.Port, err)
+}
+
+// StartRedisCluster starts a one-node Redis Cluster (the node owns all
+// 16384 slots) and returns its redis+cluster:// URL. A single node still
+// rejects multi-key commands and scripts whose keys span hash slots
+// (CROSSSLOT), so it checks a store's key layout.
+func StartRedisCluster(t testing.TB) (url string) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("testenv: redis-server not found on PATH; install it (e.g. apt-get install redis-server) to run these tests")
+	}
+	r := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if _, err := command(r.Addr(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+		t.Fatalf("testenv: CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := command(r.Addr(), "CLUSTER", "INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return fmt.Sprintf("redis+cluster://127.0.0.1:%d", r.Port)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: cluster not ok: %v %q", err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// command sends one command and returns a simple, error or bulk reply.
+func command(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	rd := bufio.NewReader(c)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("redis: %s", line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return strings.TrimPrefix(line, "+"), nil
 }
 
 // ping speaks RESP: sends PING and expects +PONG.

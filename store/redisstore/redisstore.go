@@ -21,7 +21,8 @@
 // # Key layout
 //
 // P is the prefix (default "publink", see WithPrefix); A an account; T a
-// target "type:id"; ref the JSON array ["A","id"].
+// target "type:id"; ref the JSON array ["A","id"]. Inside the braces A and T
+// have %, { and } escaped as %25, %7B, %7D.
 //
 //	P:{acct:A}:link:<id>   hash j=link JSON, t=T, k=sha256(token) hex; PEXPIREAT validUntil+1h
 //	P:{acct:A}:seq         per-account creation counter
@@ -290,7 +291,7 @@ func wrap(err error) error {
 func (s *Store) acct(a string) string          { return s.prefix + ":{acct:" + a + "}:" }
 func (s *Store) linkKey(a, id string) string   { return s.acct(a) + "link:" + id }
 func (s *Store) tokKey(token string) string    { return s.prefix + ":tok:" + tokHash(token) }
-func (s *Store) tgtKey(t policy.Target) string { return s.prefix + ":{tgt:" + t.String() + "}" }
+func (s *Store) tgtKey(t policy.Target) string { return s.prefix + ":{tgt:" + esc(t.String()) + "}" }
 func (s *Store) expiryKey() string             { return s.prefix + ":{expiry}" }
 func (s *Store) dlAcctsKey() string            { return s.prefix + ":{dlaccts}" }
 
@@ -300,6 +301,12 @@ func (s *Store) linkKeys(a, id string, t policy.Target) []string {
 	p := s.acct(a)
 	return []string{p + "link:" + id, p + "seq", p + "all", p + "live", p + "target:" + t.String(), p + "tseq:" + t.String()}
 }
+
+// esc keeps an account or target from ending the hash tag early (and so
+// from making two accounts' keys collide): it escapes %, { and }.
+var escaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+func esc(s string) string { return escaper.Replace(s) }
 
 func tokHash(token string) string {
 	h := sha256.Sum256([]byte(token))
@@ -797,8 +804,9 @@ func (s *Store) ExpiredLinks(ctx context.Context, now time.Time, limit int) ([]*
 	var out []*policy.Link
 	offset := int64(0)
 	for range 10 {
+		want := int64(limit - len(out))
 		batch, err := s.c.ZRangeByScoreWithScores(ctx, s.expiryKey(), &redis.ZRangeBy{
-			Min: "-inf", Max: strconv.FormatInt(ms(now), 10), Offset: offset, Count: int64(limit - len(out)),
+			Min: "-inf", Max: strconv.FormatInt(ms(now), 10), Offset: offset, Count: want,
 		}).Result()
 		if err != nil {
 			return nil, wrap(err)
@@ -850,7 +858,7 @@ func (s *Store) ExpiredLinks(ctx context.Context, now time.Time, limit int) ([]*
 				return nil, wrap(err)
 			}
 		}
-		if len(out) >= limit || len(fix) == 0 && len(drop) == 0 && len(batch) < limit {
+		if len(out) >= limit || int64(len(batch)) < want {
 			break
 		}
 	}

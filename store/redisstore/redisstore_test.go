@@ -229,3 +229,10 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestContractCluster runs the suite against a one-node Redis Cluster,
+// which rejects any script or command whose keys span hash slots.
+func TestContractCluster(t *testing.T) {
+	curl := testenv.StartRedisCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, curl) })
+}
