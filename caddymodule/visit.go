@@ -138,8 +138,14 @@ var errListingTooLarge = errors.New("publink: folder listing too large")
 
 // eachEntry pages through the origin's listing of dir.
 func (a *App) eachEntry(ctx context.Context, l *policy.Link, dir string, fn func(*origin.File) error) error {
+	return a.eachEntryUpTo(ctx, l, dir, maxListing, fn)
+}
+
+// eachEntryUpTo pages through the origin's listing of dir, giving up after
+// max entries (zips stream and may go further than a listing held in memory).
+func (a *App) eachEntryUpTo(ctx context.Context, l *policy.Link, dir string, max int, fn func(*origin.File) error) error {
 	for skip := 0; ; skip += originPage {
-		if skip >= maxListing {
+		if skip >= max {
 			return errListingTooLarge
 		}
 		page, err := a.origin.List(ctx, l.ID, dir, skip, originPage)

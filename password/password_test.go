@@ -36,7 +36,7 @@ func TestHashVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(h, pw) {
+		if len(pw) > 3 && strings.Contains(h, pw) {
 			t.Fatalf("hash %q contains the password", h)
 		}
 		if ok, err := Verify(h, pw); !ok || err != nil {

@@ -83,7 +83,18 @@ type Env struct {
 	Vars          map[string]string
 	Logs          *bytes.Buffer
 	gateway       *exec.Cmd
+	gatewayOut    *lockedBuffer
 	Client        *http.Client
+}
+
+// GatewayLog returns everything the current publink process has written.
+func (e *Env) GatewayLog() string {
+	if e.gatewayOut == nil {
+		return ""
+	}
+	e.gatewayOut.mu.Lock()
+	defer e.gatewayOut.mu.Unlock()
+	return e.gatewayOut.String()
 }
 
 const (
@@ -201,6 +212,9 @@ func stopProcess(cmd *exec.Cmd) {
 func (e *Env) start(bin string, args, env []string, readyURL string) *exec.Cmd {
 	e.t.Helper()
 	out := &lockedBuffer{}
+	if filepath.Base(bin) == "publink" {
+		e.gatewayOut = out
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if env != nil {
