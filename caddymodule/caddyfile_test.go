@@ -67,19 +67,19 @@ func TestExampleCaddyfileAdapts(t *testing.T) {
 
 func TestCaddyfileErrorsNameTheField(t *testing.T) {
 	cases := map[string]string{
-		"{\n publink {\n  bogus 1\n }\n}\n":                          `unknown option "bogus"`,
-		"{\n publink {\n  max_links_per_target x\n }\n}\n":           "max_links_per_target",
-		"{\n publink {\n  cache_ttl forever\n }\n}\n":                "cache_ttl",
-		"{\n publink {\n  throttle_ip 5\n }\n}\n":                    "throttle_ip",
-		"{\n publink {\n  insecure_cookies maybe\n }\n}\n":           "insecure_cookies",
-		"{\n publink {\n  admin_key onlyone\n }\n}\n":                "admin_key",
-		":80 {\n publink extra\n}\n":                                 "publink",
-		"{\n publink {\n  public_fields\n }\n}\n":                     "public_fields",
-		"{\n publink {\n  origin a b\n }\n}\n":                        "origin",
-		"{\n publink\n publink {\n }\n}\n":                            "only once",
-		"{\n publink {\n  max_age soon\n }\n}\n":                      "max_age",
-		"{\n publink {\n  throttle_link 5 never\n }\n}\n":             "throttle_link",
-		"{\n publink {\n  hash_concurrency -1\n }\n}\n":               "hash_concurrency",
+		"{\n publink {\n  bogus 1\n }\n}\n":                            `unknown option "bogus"`,
+		"{\n publink {\n  max_links_per_target x\n }\n}\n":             "max_links_per_target",
+		"{\n publink {\n  cache_ttl forever\n }\n}\n":                  "cache_ttl",
+		"{\n publink {\n  throttle_ip 5\n }\n}\n":                      "throttle_ip",
+		"{\n publink {\n  insecure_cookies maybe\n }\n}\n":             "insecure_cookies",
+		"{\n publink {\n  admin_key onlyone\n }\n}\n":                  "admin_key",
+		":80 {\n publink extra\n}\n":                                   "publink",
+		"{\n publink {\n  public_fields\n }\n}\n":                      "public_fields",
+		"{\n publink {\n  origin a b\n }\n}\n":                         "origin",
+		"{\n publink\n publink {\n }\n}\n":                             "only once",
+		"{\n publink {\n  max_age soon\n }\n}\n":                       "max_age",
+		"{\n publink {\n  throttle_link 5 never\n }\n}\n":              "throttle_link",
+		"{\n publink {\n  hash_concurrency -1\n }\n}\n":                "hash_concurrency",
 		"{\n publink {\n  admin_key_sha256 default abc extra\n }\n}\n": "admin_key_sha256",
 	}
 	for src, want := range cases {
