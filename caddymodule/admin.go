@@ -150,9 +150,9 @@ func methodErr(w http.ResponseWriter, allow string) error {
 // authenticate maps a bearer key to its account, comparing hashes in
 // constant time.
 func (ad *Admin) authenticate(r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || key == "" {
+	// The scheme name is case-insensitive (RFC 9110 §11.1).
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -178,6 +178,16 @@ func (c *adminCall) decodeBody(into any) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
+		// Well-formed JSON with a value of the wrong type is an invalid
+		// value, not a malformed body.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			field, _, _ := strings.Cut(te.Field, ".")
+			return errf(http.StatusUnprocessableEntity, "invalid_"+field, "%s must not be a JSON %s", te.Field, te.Value)
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return errf(http.StatusBadRequest, "unknown_field", "%v", strings.TrimPrefix(err.Error(), "json: "))
+		}
 		return errf(http.StatusBadRequest, "malformed_json", "%v", err)
 	}
 	if dec.More() {

@@ -67,17 +67,21 @@ func (ad *Admin) events(w http.ResponseWriter, r *http.Request) error {
 	if !policy.ValidID(target.ID) {
 		return errf(http.StatusBadRequest, "invalid_event", "event data lacks a valid id")
 	}
+	// Read first: if the store fails here, the delivery is not yet marked
+	// as seen and the origin's retry is applied.
+	links, err := a.store.LinksForTarget(r.Context(), target)
+	if err != nil {
+		return err
+	}
 	first, err := a.store.FirstSeen(r.Context(), "webhook:"+id, webhookReplayTTL)
 	if err != nil {
 		return err
 	}
 	if !first {
+		// A replay: applying it again could delete links made since.
+		ad.logger.Info("webhook replay ignored", zap.String("type", ev.Type), zap.String("target", target.String()))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	}
-	links, err := a.store.LinksForTarget(r.Context(), target)
-	if err != nil {
-		return err
 	}
 	for _, l := range links {
 		a.removeLink(r.Context(), l, "system", reason)

@@ -210,7 +210,7 @@ func (c *adminCall) pageParams() (store.Page, error) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
-			return p, errf(http.StatusBadRequest, "invalid_limit", "limit must be 1 to 500")
+			return p, errf(http.StatusUnprocessableEntity, "invalid_limit", "limit must be 1 to 500")
 		}
 		p.Limit = n
 	}
@@ -236,7 +236,7 @@ func (c *adminCall) listLinks() error {
 		typ, id, _ := strings.Cut(ts, ":")
 		target = &policy.Target{Type: policy.TargetType(typ), ID: id}
 		if err := checkTarget(target); err != nil {
-			return errf(http.StatusBadRequest, "invalid_target", "target must be type:id")
+			return errf(http.StatusUnprocessableEntity, "invalid_target", "target must be type:id with type file, folder or collection")
 		}
 		if err := c.authorize(actor, *target); err != nil {
 			return err
@@ -267,6 +267,9 @@ func (c *adminCall) loadLink(id string) (*policy.Link, string, error) {
 		return nil, "", err
 	}
 	a := c.ad.app
+	if !policy.ValidID(id) {
+		return nil, "", errf(http.StatusNotFound, "not_found", "no such link")
+	}
 	l, err := a.store.GetLink(c.r.Context(), c.account, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && l.Expired(a.now())) {
 		return nil, "", errf(http.StatusNotFound, "not_found", "no such link")
@@ -360,7 +363,7 @@ func (c *adminCall) updateLink(id string) error {
 	}
 	if raw, ok := patch["exposeUnpublished"]; ok {
 		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
+		if err := json.Unmarshal(raw, &b); err != nil || isNull(raw) {
 			return errf(http.StatusUnprocessableEntity, "invalid_exposeUnpublished", "exposeUnpublished must be true or false")
 		}
 		if b != l.ExposeUnpublished {
@@ -426,8 +429,32 @@ func contains(list []string, s string) bool {
 }
 
 type auditList struct {
-	Items []store.AuditRecord `json:"items"`
-	Next  string              `json:"next,omitempty"`
+	Items []auditView `json:"items"`
+	Next  string      `json:"next,omitempty"`
+}
+
+// auditView is an audit record as the API shows it: every field present,
+// changes an array (names only, never values) and reason null when none.
+type auditView struct {
+	ID      string        `json:"id"`
+	Time    time.Time     `json:"time"`
+	Actor   string        `json:"actor"`
+	Action  string        `json:"action"`
+	LinkID  string        `json:"linkId"`
+	Target  policy.Target `json:"target"`
+	Changes []string      `json:"changes"`
+	Reason  *string       `json:"reason"`
+}
+
+func newAuditView(r store.AuditRecord) auditView {
+	v := auditView{ID: r.ID, Time: r.Time, Actor: r.Actor, Action: r.Action, LinkID: r.LinkID, Target: r.Target, Changes: r.Changes}
+	if v.Changes == nil {
+		v.Changes = []string{}
+	}
+	if r.Reason != "" {
+		v.Reason = &r.Reason
+	}
+	return v
 }
 
 func (c *adminCall) listAudit() error {
@@ -446,10 +473,11 @@ func (c *adminCall) listAudit() error {
 	if err != nil {
 		return err
 	}
-	if recs == nil {
-		recs = []store.AuditRecord{}
+	out := auditList{Items: make([]auditView, 0, len(recs)), Next: next}
+	for _, rec := range recs {
+		out.Items = append(out.Items, newAuditView(rec))
 	}
-	return writeJSON(c.w, c.r, http.StatusOK, auditList{Items: recs, Next: next})
+	return writeJSON(c.w, c.r, http.StatusOK, out)
 }
 
 // downloadView is a download as the library sees it.

@@ -107,6 +107,7 @@ type App struct {
 	origin     *origin.Client
 	links      *linkCache
 	facts      *factCache
+	lists      *listCache // complete one-page folder listings (issue 7)
 	perms      *factCache
 	cookieKeys [][]byte
 	adminKeys  map[[32]byte]string
@@ -205,6 +206,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	ttl := time.Duration(a.CacheTTL)
 	a.links = newLinkCache(ttl, 100_000)
 	a.facts = newFactCache(ttl, 100_000)
+	a.lists = newListCache(ttl, maxCachedListings)
 	a.perms = newFactCache(defaultPermissionTTL, 10_000)
 
 	if a.Redis != "" {

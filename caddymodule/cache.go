@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"context"
 	"sync"
 	"time"
 
+	"github.com/publink/publink/origin"
 	"github.com/publink/publink/policy"
 )
 
@@ -16,6 +18,8 @@ type ttlCache[V any] struct {
 	now func() time.Time
 	mu  sync.RWMutex
 	m   map[string]ttlEntry[V]
+	// inflight are the fetches fill is running (nil until first used).
+	inflight map[string]*flight[V]
 }
 
 type ttlEntry[V any] struct {
@@ -80,6 +84,80 @@ func (c *ttlCache[V]) forget(key string) {
 type linkCache = ttlCache[*policy.Link]
 
 func newLinkCache(ttl time.Duration, max int) *linkCache { return newTTLCache[*policy.Link](ttl, max) }
+
+// fill returns the cached value for key, or runs fetch once for all the
+// callers that miss at the same time (a small singleflight) and caches its
+// value when fetch says so. A waiter whose context ends stops waiting.
+func (c *ttlCache[V]) fill(ctx context.Context, key string, fetch func() (V, bool, error)) (V, error) {
+	if v, ok := c.get(key); ok {
+		return v, nil
+	}
+	c.mu.Lock()
+	if c.inflight == nil {
+		c.inflight = map[string]*flight[V]{}
+	}
+	if f, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.v, f.err
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+	}
+	f := &flight[V]{done: make(chan struct{})}
+	c.inflight[key] = f
+	c.mu.Unlock()
+	var keep bool
+	f.v, keep, f.err = fetch()
+	if keep {
+		c.put(key, f.v)
+	}
+	c.mu.Lock()
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	close(f.done)
+	return f.v, f.err
+}
+
+// flight is one fetch that concurrent fill callers share.
+type flight[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
+}
+
+// listCache holds folder listings from the origin, keyed by folder path.
+// It is separate from factCache and small because one listing can hold up
+// to originPage file objects.
+type listCache = ttlCache[*folderListing]
+
+// maxCachedListings bounds listCache: at most this many folders' listings
+// (each under originPage entries) are kept at once.
+const maxCachedListings = 64
+
+func newListCache(ttl time.Duration, max int) *listCache {
+	return newTTLCache[*folderListing](ttl, max)
+}
+
+// folderListing is one folder's complete listing as the origin gave it and,
+// per link that showed it, the listing JSON rendered from it. A rendered
+// body lives and dies with the listing it was made from.
+type folderListing struct {
+	files []*origin.File
+
+	mu       sync.Mutex
+	rendered map[string]renderedListing // by link id
+}
+
+// renderedListing is a listing body with the immutable inputs it was built
+// from besides the folder listing itself.
+type renderedListing struct {
+	link   *policy.Link
+	folder *origin.Folder
+	body   []byte
+}
 
 // factCache holds origin answers (file, folder, collection objects,
 // permissions) keyed by kind and id.

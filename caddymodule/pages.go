@@ -3,16 +3,19 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
+	"time"
 
-	"github.com/publink/publink/origin"
 	"github.com/publink/publink/policy"
 	"github.com/publink/publink/web"
 )
+
+// galleryPageSize is how many files one gallery page shows.
+const galleryPageSize = 60
 
 // renderPage writes an HTML page with the pages' security headers.
 func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, p *web.Page) error {
@@ -24,7 +27,7 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Security-Policy", web.CSP)
+	hdr.Set("Content-Security-Policy", p.Brand.CSP())
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
@@ -35,6 +38,8 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 	return err
 }
 
+// errorPage is the page of a visitor error. It depends on the status and
+// message only, so every 404 page is byte-identical.
 func errorPage(status int, message string) *web.Page {
 	title := http.StatusText(status)
 	if status == http.StatusNotFound {
@@ -63,7 +68,23 @@ func (h *Handler) passwordRequired(w http.ResponseWriter, r *http.Request, l *po
 	return h.renderPage(w, r, status, p)
 }
 
-// page serves GET /s/{token}: a file page or a gallery.
+// galleryURL is a gallery page's address: the folder at rel, page n.
+func galleryURL(base, rel string, n int) string {
+	q := url.Values{}
+	if rel != "" {
+		q.Set("path", rel)
+	}
+	if n > 1 {
+		q.Set("page", strconv.Itoa(n))
+	}
+	if len(q) == 0 {
+		return base
+	}
+	return base + "?" + q.Encode()
+}
+
+// page serves GET /s/{token}: a file page, a gallery, or (?file=ID) a
+// gallery's view of one file.
 func (v *visit) page() error {
 	s, err := v.scope()
 	if s == nil {
@@ -72,27 +93,27 @@ func (v *visit) page() error {
 	a := v.app()
 	base := defaultBasePath + "/" + v.link.Token
 	q := v.r.URL.Query()
-	p := &web.Page{Kind: "gallery", ZipURL: base + "/download.zip"}
 	if v.link.Target.Type == policy.TargetFile {
-		p.Kind = "file"
-		p.Title = s.file.Name
-		fv := fileView(base, s, s.file)
-		p.File = &fv
+		fv := fileViewFromPublic(base, a.publicFile(v.link, s, s.file))
 		v.cacheHeaders()
-		return v.h.renderPage(v.w, v.r, http.StatusOK, p)
+		return v.h.renderPage(v.w, v.r, http.StatusOK, &web.Page{Kind: "file", Title: fv.Name, File: &fv})
 	}
 	if id := q.Get("file"); id != "" {
 		f, err := a.visibleFile(v.r.Context(), v.link, s, id)
 		if err != nil {
 			return v.fail(err)
 		}
-		fv := fileView(base, s, f)
-		p.Kind = "file"
-		p.Title = f.Name
-		p.File = &fv
-		p.BackURL = base
-		if rel := parentRel(fv.Path); rel != "" {
-			p.BackURL = base + "?path=" + url.QueryEscape(rel)
+		fv := fileViewFromPublic(base, a.publicFile(v.link, s, f))
+		p := &web.Page{Kind: "file", Title: fv.Name, File: &fv, BackURL: base}
+		switch {
+		case s.collection != nil:
+			p.BackName = s.collection.Name
+		case s.folder != nil:
+			p.BackName = s.folder.Name
+			if rel := parentRel(fv.Path); rel != "" {
+				p.BackURL = galleryURL(base, rel, 1)
+				p.BackName = rel[strings.LastIndexByte(rel, '/')+1:]
+			}
 		}
 		v.cacheHeaders()
 		return v.h.renderPage(v.w, v.r, http.StatusOK, p)
@@ -101,39 +122,58 @@ func (v *visit) page() error {
 	if !ok {
 		return v.h.notFound(v.w, v.r)
 	}
+	pageNum := 1
+	if n := q.Get("page"); n != "" {
+		if pageNum, err = strconv.Atoi(n); err != nil || pageNum < 1 {
+			return v.h.notFound(v.w, v.r)
+		}
+	}
 	lst, err := v.buildListing(s, rel)
 	if err != nil {
 		return v.fail(err)
 	}
-	p.Title = lst.Name
+	pageCount := max(1, (len(lst.Files)+galleryPageSize-1)/galleryPageSize)
+	if pageNum > pageCount {
+		return v.h.notFound(v.w, v.r)
+	}
+	p := &web.Page{Kind: "gallery", Title: lst.Name, ZipURL: base + "/download.zip",
+		FileCount: len(lst.Files), PageNum: pageNum, PageCount: pageCount}
+	if pageNum > 1 {
+		p.PrevURL = galleryURL(base, rel, pageNum-1)
+	}
+	if pageNum < pageCount {
+		p.NextURL = galleryURL(base, rel, pageNum+1)
+	}
+	p.Label = "Shared collection"
 	if v.link.Target.Type == policy.TargetFolder {
+		p.Label = "Shared folder"
 		p.Crumbs = append(p.Crumbs, web.Crumb{Name: s.folder.Name, URL: base})
 		acc := ""
 		for _, seg := range splitRel(rel) {
 			acc = joinRel(acc, seg)
-			p.Crumbs = append(p.Crumbs, web.Crumb{Name: seg, URL: base + "?path=" + url.QueryEscape(acc)})
+			p.Crumbs = append(p.Crumbs, web.Crumb{Name: seg, URL: galleryURL(base, acc, 1)})
+		}
+		p.Crumbs[len(p.Crumbs)-1].URL = "" // where the visitor is
+	}
+	if pageNum == 1 {
+		for _, f := range lst.Folders {
+			p.Folders = append(p.Folders, web.Folder{Name: f.Name, URL: galleryURL(base, f.Path, 1)})
 		}
 	}
-	for _, f := range lst.Folders {
-		p.Folders = append(p.Folders, web.Folder{Name: f.Name, URL: base + "?path=" + url.QueryEscape(f.Path)})
-	}
-	for _, pf := range lst.Files {
-		p.Files = append(p.Files, fileViewFromPublic(base, pf))
+	for i, pf := range lst.Files {
+		fv := fileViewFromPublic(base, pf)
+		p.TotalSize += fv.Size
+		if i >= (pageNum-1)*galleryPageSize && i < pageNum*galleryPageSize {
+			p.Files = append(p.Files, fv)
+		}
 	}
 	v.cacheHeaders()
 	return v.h.renderPage(v.w, v.r, http.StatusOK, p)
 }
 
-// fileView turns an allow-listed file into what a page shows.
-func fileView(base string, s *scope, f *origin.File) web.File {
-	gw := policy.GatewayValues{}
-	if s.folder != nil {
-		gw.Path, _ = policy.RelativePath(s.folder.FolderPath, f.FilePath)
-	}
-	pf := policy.BuildPublicFile(f.Raw, policy.DefaultPublicFields, gw)
-	return fileViewFromPublic(base, pf)
-}
-
+// fileViewFromPublic turns an allow-listed file into what a page shows. It
+// reads nothing but the publicFile, so a page never shows a field the
+// allow-list does not name.
 func fileViewFromPublic(base string, pf policy.PublicFile) web.File {
 	var fv web.File
 	str := func(k string) string {
@@ -149,17 +189,39 @@ func fileViewFromPublic(base string, pf policy.PublicFile) web.File {
 	json.Unmarshal(pf.Get("size"), &fv.Size)
 	json.Unmarshal(pf.Get("width"), &fv.Width)
 	json.Unmarshal(pf.Get("height"), &fv.Height)
-	var meta map[string]any
-	if json.Unmarshal(pf.Get("embeddedMetadata"), &meta) == nil {
-		for k, v := range meta {
-			fv.Metadata = append(fv.Metadata, web.KV{Key: k, Value: fmt.Sprint(v)})
-		}
-		sort.Slice(fv.Metadata, func(i, j int) bool { return fv.Metadata[i].Key < fv.Metadata[j].Key })
+	json.Unmarshal(pf.Get("duration"), &fv.Duration)
+	if t, err := time.Parse(time.RFC3339, str("updatedAt")); err == nil {
+		fv.UpdatedAt = t
 	}
-	fb := base + "/files/" + fv.ID
+	fv.Metadata = metadataRows(pf.Get("embeddedMetadata"))
+	fb := base + "/files/" + url.PathEscape(fv.ID)
 	fv.ContentURL = fb + "/content"
 	fv.DownloadURL = fb + "/content?download=1"
 	fv.ThumbnailURL = fb + "/thumbnail"
 	fv.DetailURL = base + "?file=" + url.QueryEscape(fv.ID)
 	return fv
+}
+
+// metadataRows flattens embedded metadata into sorted rows; nested values
+// show as compact JSON.
+func metadataRows(raw json.RawMessage) []web.KV {
+	var meta map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &meta) != nil {
+		return nil
+	}
+	rows := make([]web.KV, 0, len(meta))
+	for k, v := range meta {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			var buf bytes.Buffer
+			if json.Compact(&buf, v) == nil {
+				s = buf.String()
+			} else {
+				s = string(v)
+			}
+		}
+		rows = append(rows, web.KV{Key: k, Value: s})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+	return rows
 }

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,25 +15,45 @@ import (
 // copyBufs are the buffers content is streamed through.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// writeOnly passes Write only, so io.CopyBuffer uses the buffer it is given
+// instead of the destination's ReadFrom (see visit.blob).
+type writeOnly struct{ w io.Writer }
+
+func (w writeOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
 func errField(err error) zap.Field { return zap.Error(err) }
 
 // writeJSON is the one JSON writer: it encodes fully before writing, so an
 // encoding error never leaves half a body.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
+	body, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	return writeJSONBody(w, r, status, body)
+}
+
+// encodeJSON is writeJSON's encoding, for bodies that are kept (listingJSON).
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(true)
 	if err := enc.Encode(v); err != nil {
-		return err
+		return nil, err
 	}
+	return buf.Bytes(), nil
+}
+
+// writeJSONBody writes a body made by encodeJSON.
+func writeJSONBody(w http.ResponseWriter, r *http.Request, status int, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(body)
 	return err
 }
 

@@ -102,7 +102,9 @@ func (v *visit) buildListing(s *scope, rel string) (*listing, error) {
 			out.Name = rel[strings.LastIndexByte(rel, '/')+1:]
 		}
 		dir := policy.JoinFolder(s.folder.FolderPath, rel)
+		seen := 0
 		err := a.eachEntry(v.r.Context(), v.link, dir, func(e *origin.File) error {
+			seen++
 			if e.Type == "folder" {
 				if sub, ok := policy.RelativePath(s.folder.FolderPath, e.FolderPath); ok && parentOf(e.FolderPath) == dir {
 					out.Folders = append(out.Folders, folderEntry{Name: e.Name, Path: sub})
@@ -121,8 +123,34 @@ func (v *visit) buildListing(s *scope, rel string) (*listing, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The origin lists an unknown folder as empty; a sub-path that is
+		// not a real folder is 404, not an empty listing.
+		if rel != "" && seen == 0 {
+			if err := a.folderExists(v.r.Context(), v.link, parentOf(dir), dir); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
+}
+
+// folderExists finds dir among parent's entries, or answers
+// origin.ErrNotFound.
+func (a *App) folderExists(ctx context.Context, l *policy.Link, parent, dir string) error {
+	errFound := errors.New("found")
+	err := a.eachEntry(ctx, l, parent, func(e *origin.File) error {
+		if e.Type == "folder" && e.FolderPath == dir {
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case err == errFound:
+		return nil
+	case err != nil:
+		return err
+	}
+	return origin.ErrNotFound
 }
 
 func parentOf(p string) string {
@@ -148,7 +176,7 @@ func (a *App) eachEntryUpTo(ctx context.Context, l *policy.Link, dir string, max
 		if skip >= max {
 			return errListingTooLarge
 		}
-		page, err := a.origin.List(ctx, l.ID, dir, skip, originPage)
+		page, err := a.listPage(ctx, l.ID, dir, skip)
 		if err != nil {
 			return err
 		}
@@ -173,12 +201,18 @@ func (v *visit) list() error {
 	if s == nil {
 		return err
 	}
-	out, err := v.buildListing(s, rel)
+	body, err := v.app().listingJSON(v.link, s, rel, func() ([]byte, error) {
+		out, err := v.buildListing(s, rel)
+		if err != nil {
+			return nil, err
+		}
+		return encodeJSON(out)
+	})
 	if err != nil {
 		return v.fail(err)
 	}
 	v.cacheHeaders()
-	return writeJSON(v.w, v.r, http.StatusOK, out)
+	return writeJSONBody(v.w, v.r, http.StatusOK, body)
 }
 
 // file serves GET /s/{token}/files/{fileId}.
@@ -255,7 +289,13 @@ func (v *visit) blob(kind string) error {
 	}
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	_, err = io.CopyBuffer(v.w, resp.Body, *buf)
+	// writeOnly hides the ResponseWriter's ReadFrom: through it, net/http
+	// flushes the headers in a write of their own and copies the body with
+	// a fresh 32 KiB buffer per response (the pool above went unused), which
+	// cost about a tenth of publink's req/s on 1 KiB files (issue 7,
+	// docs/BENCHMARKS.md). Plain Writes share our pooled buffer and let a
+	// small body leave in the same write as its headers.
+	_, err = io.CopyBuffer(writeOnly{v.w}, resp.Body, *buf)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		v.h.logger.Debug("streaming content", errField(err))
 	}

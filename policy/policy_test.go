@@ -62,7 +62,7 @@ func TestCleanRelPath(t *testing.T) {
 			t.Errorf("CleanRelPath(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"..", "a/..", "../x", "a/./b", "a//b", "a\\b", "a\x00b", "\x7f", strings.Repeat("a/", 600), "a/\ufffd"} {
+	for _, in := range []string{"..", "a/..", "../x", "a/./b", "a//b", "a\\b", "a\x00b", "\x7f", strings.Repeat("a/", 600), "a/\ufffd", "%2e%2e", "a%2fb", "2024/%00"} {
 		if _, ok := CleanRelPath(in); ok {
 			t.Errorf("CleanRelPath(%q) accepted", in)
 		}

@@ -37,7 +37,10 @@ func CleanRelPath(p string) (string, bool) {
 	if p == "" {
 		return "", true
 	}
-	if len(p) > maxPathLen {
+	// A '%' left after the query was decoded is a second layer of encoding
+	// ("%2e%2e"): no shared folder needs one, and refusing it means an
+	// origin that decodes again never sees a dot segment.
+	if len(p) > maxPathLen || strings.ContainsRune(p, '%') {
 		return "", false
 	}
 	for _, seg := range strings.Split(p, "/") {
