@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -358,4 +360,35 @@ func FuzzParseCookie(f *testing.F) {
 			t.Fatalf("%q accepted under an unrelated key", v)
 		}
 	})
+}
+
+func TestHashSlotsBound(t *testing.T) {
+	a := &App{hashSlots: make(chan struct{}, 1)}
+	ran := false
+	if err := a.withHashSlot(context.Background(), func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("free slot: %v, ran %v", err, ran)
+	}
+	a.hashSlots <- struct{}{} // every slot taken
+	ran = false
+	if err := a.withHashSlot(context.Background(), func() error { ran = true; return nil }); !errors.Is(err, errHashBusy) || ran {
+		t.Fatalf("busy slots: %v, ran %v", err, ran)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.withHashSlot(ctx, func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("gone client: %v, ran %v", err, ran)
+	}
+	_, err := a.hashPassword(context.Background(), "pw")
+	var ae *adminError
+	if !errors.As(err, &ae) || ae.status != http.StatusServiceUnavailable {
+		t.Fatalf("hashPassword with busy slots: %v", err)
+	}
+	<-a.hashSlots
+	h, err := a.hashPassword(context.Background(), "pw")
+	if err != nil || !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hashPassword = %q, %v", h, err)
+	}
+	if len(a.hashSlots) != 0 {
+		t.Fatal("a slot leaked")
+	}
 }

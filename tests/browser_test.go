@@ -258,11 +258,16 @@ func (tb *tab) shot(name string, docs bool) {
 	}
 }
 
-// colorScheme switches prefers-color-scheme.
+// colorScheme switches prefers-color-scheme. It also asks for reduced
+// motion, which turns the pages' transitions off, so colours read right
+// after the switch are the final ones.
 func (tb *tab) colorScheme(scheme string) {
 	tb.t.Helper()
 	if _, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		Features: []*emulation.MediaFeature{
+			{Name: "prefers-color-scheme", Value: scheme},
+			{Name: "prefers-reduced-motion", Value: "reduce"},
+		},
 	}); err != nil {
 		tb.t.Fatal(err)
 	}
@@ -655,6 +660,12 @@ func TestBrowserPages(t *testing.T) {
 			t.Errorf("wrong password: no error message")
 		}
 		tb.shot("password-wrong", false)
+		for _, scheme := range []string{"dark", "light"} {
+			tb.colorScheme(scheme)
+			if bad := tb.lowContrast(); len(bad) > 0 {
+				t.Errorf("password page (%s): text below 4.5:1: %v", scheme, bad)
+			}
+		}
 
 		tb.do("typing", chromedp.SendKeys(chromedp.CSS("#password"), pw))
 		resp = tb.follow(`form button[type=submit]`)

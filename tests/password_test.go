@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/publink/publink/internal/testenv"
 )
 
 // Passwords with unusual spellings, so a log search cannot miss them.
@@ -584,4 +586,25 @@ func TestPasswordUnlockFlood(t *testing.T) {
 	}
 	t.Logf("%d concurrent unlock posts with hash_concurrency 1: %v", n, counts)
 	unlockCookie(t, e.unlockPost(l.Token, pwRight, nil), l.Token)
+}
+
+// With the store down the gateway cannot count failures, so it answers no
+// password at all, right or wrong: 503, no cookie.
+func TestPasswordUnlockFailsClosed(t *testing.T) {
+	rs := testenv.StartRedisServer(t)
+	e := NewEnv(t, Options{Redis: true, RedisURL: rs.URL()})
+	l := e.CreateLink(map[string]any{"target": map[string]any{"type": "file", "id": "file_sunset"}, "password": pwRight})
+	unlockCookie(t, e.unlockPost(l.Token, pwRight, nil), l.Token)
+	rs.Stop()
+	for _, pw := range []string{pwRight, pwWrong} {
+		r := e.unlockPost(l.Token, pw, nil)
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("unlock with the store down: %d Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+		}
+		noCookie(t, r, "an unlock with the store down")
+	}
+	rs.Restart()
+	eventually(t, 10*time.Second, "unlock works again once Redis is back", func() bool {
+		return e.unlockPost(l.Token, pwRight, nil).Status == http.StatusSeeOther
+	})
 }

@@ -525,8 +525,9 @@ func newLoopbackServer(t testing.TB, h http.Handler) string {
 
 // BenchmarkZipFolder streams a zip of a 1 GiB folder (64 sparse files of
 // 16 MiB on mediastore's disk) and compares it with reading the same bytes
-// straight from the origin; it also reports how much the gateway's resident
-// memory grew. Run: go test ./tests -run '^$' -bench ZipFolder -benchtime 3x
+// straight from the origin and through the gateway's content route (the
+// same bytes, file by file, no zip); it also reports how much the gateway's
+// resident memory grew. Run: go test ./tests -run '^$' -bench ZipFolder -benchtime 3x
 func BenchmarkZipFolder(b *testing.B) {
 	const files, size = 64, 16 << 20
 	e := NewEnv(b, Options{})
@@ -566,8 +567,8 @@ func BenchmarkZipFolder(b *testing.B) {
 		return n
 	}
 	hwm0, rss0 := procMemory(b, e.gateway.Process.Pid)
-	var zipTime, originTime time.Duration
-	var zipBytes, originBytes int64
+	var zipTime, originTime, contentTime time.Duration
+	var zipBytes, originBytes, contentBytes int64
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -582,6 +583,13 @@ func BenchmarkZipFolder(b *testing.B) {
 			originBytes += drain(req)
 		}
 		originTime += time.Since(start)
+
+		start = time.Now()
+		for _, id := range ids {
+			req, _ := http.NewRequest(http.MethodGet, e.GatewayURL+"/s/"+l.Token+"/files/"+id+"/content", nil)
+			contentBytes += drain(req)
+		}
+		contentTime += time.Since(start)
 	}
 	b.StopTimer()
 	hwm1, rss1 := procMemory(b, e.gateway.Process.Pid)
@@ -589,10 +597,13 @@ func BenchmarkZipFolder(b *testing.B) {
 	originMBps := float64(originBytes) / originTime.Seconds() / (1 << 20)
 	b.ReportMetric(zipMBps, "zip-MiB/s")
 	b.ReportMetric(originMBps, "origin-MiB/s")
+	contentMBps := float64(contentBytes) / contentTime.Seconds() / (1 << 20)
+	b.ReportMetric(contentMBps, "content-MiB/s")
 	b.ReportMetric(zipMBps/originMBps, "zip/origin")
+	b.ReportMetric(zipMBps/contentMBps, "zip/content")
 	b.ReportMetric(float64(hwm1-hwm0)/1024, "VmHWM-growth-MiB")
 	b.ReportMetric(float64(rss1)/1024, "VmRSS-MiB")
-	b.Logf("zip %.0f MiB/s, origin %.0f MiB/s, VmHWM %d→%d KiB, VmRSS %d→%d KiB", zipMBps, originMBps, hwm0, hwm1, rss0, rss1)
+	b.Logf("zip %.0f MiB/s, origin %.0f MiB/s, gateway content %.0f MiB/s, VmHWM %d→%d KiB, VmRSS %d→%d KiB", zipMBps, originMBps, contentMBps, hwm0, hwm1, rss0, rss1)
 }
 
 // procMemory reads a process's peak and current resident memory, in KiB.
