@@ -197,7 +197,8 @@ func run(o options) error {
 		}
 		rows = append(rows, rs...)
 	}
-	fmt.Printf("\nfinished in %s\n\n", time.Since(start).Round(time.Second))
+	fmt.Printf("\nfinished in %s; load average after: %s (above %d, other work shared the CPUs and p99 mostly measures that)\n\n",
+		time.Since(start).Round(time.Second), loadAvg(), runtime.NumCPU())
 	table := renderTable(o, rows)
 	fmt.Print(table)
 	if o.markdown != "" {
@@ -215,14 +216,18 @@ func printMachine(o options) {
 			model = string(m[1])
 		}
 	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
 	fmt.Printf("machine: %d CPUs (%s), %s, %s/%s; load average before: %s\n",
-		runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+		runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAvg())
 	fmt.Printf("wrk: %d threads, %d connections, %d rounds x %s per site and scenario, alternating bare/publink\n",
 		o.threads, o.conns, o.rounds, o.duration)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 // ---- data ----
@@ -747,7 +752,11 @@ func renderTable(o options, rows []*row) string {
 			}
 		}
 		if r.sc.p99Slack > 0 {
-			verdict += fmt.Sprintf("; p99 +%s (limit +%s)", fmtDur(p99-b99), fmtDur(r.sc.p99Slack))
+			sign, d := "+", p99-b99
+			if d < 0 {
+				sign, d = "-", -d
+			}
+			verdict += fmt.Sprintf("; p99 %s%s (limit +%s)", sign, fmtDur(d), fmtDur(r.sc.p99Slack))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.2f | ≥%.2f | %s | %s | %s | %s | %s |\n",
 			r.store, r.sc.title, br, pr, ratio, target, fmtDur(b50), fmtDur(p50), fmtDur(b99), fmtDur(p99), verdict)
