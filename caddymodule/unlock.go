@@ -168,7 +168,10 @@ func readPassword(w http.ResponseWriter, r *http.Request) (string, int) {
 //   - Origin, when sent, must be an http(s) origin whose host and port are
 //     those of public_url (what visitors see, even behind a CDN that
 //     rewrites Host), or whose host is the request's Host, with the same
-//     port when Host names one (a proxy may drop it); "null" is refused.
+//     port when Host names one (a proxy may drop it). "null" passes only
+//     with Sec-Fetch-Site: same-origin: browsers send Origin: null for a
+//     form posted from a no-referrer page, and Sec-Fetch-Site cannot be
+//     forged by a page, so that pair is a genuine same-origin post.
 //   - A request with neither (curl, scripts, old browsers) passes: no other
 //     site can make a browser send it, and the password is the guard.
 func (a *App) sameOrigin(r *http.Request) bool {
@@ -183,6 +186,10 @@ func (a *App) sameOrigin(r *http.Request) bool {
 	}
 	if len(origins) != 1 {
 		return false
+	}
+	if origins[0] == "null" {
+		sfs := r.Header.Values("Sec-Fetch-Site")
+		return len(sfs) == 1 && sfs[0] == "same-origin"
 	}
 	o, err := url.Parse(origins[0])
 	if err != nil || (o.Scheme != "http" && o.Scheme != "https") || o.Host == "" ||
