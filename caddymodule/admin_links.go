@@ -198,6 +198,7 @@ func (c *adminCall) createLink() error {
 	case err != nil:
 		return err
 	}
+	a.metrics.linkCreated()
 	a.writeAudit(c.r.Context(), store.AuditRecord{Account: c.account, Actor: actor, Action: "link.created", LinkID: l.ID, Target: l.Target})
 	c.w.Header().Set("Location", "/v1/links/"+l.ID)
 	return writeJSON(c.w, c.r, http.StatusCreated, a.view(l))
@@ -305,6 +306,7 @@ func (c *adminCall) deleteLink(id string) error {
 	if err != nil {
 		return err
 	}
+	a.metrics.linkDeleted("api")
 	a.writeAudit(c.r.Context(), store.AuditRecord{Account: c.account, Actor: actor, Action: "link.deleted", LinkID: gone.ID, Target: gone.Target, Reason: "api"})
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil

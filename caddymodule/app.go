@@ -115,6 +115,7 @@ type App struct {
 	hashSlots  chan struct{}
 	logger     *zap.Logger
 	audit      *zap.Logger
+	metrics    *metrics
 	now        func() time.Time
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -203,6 +204,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("origin: %v", err)
 	}
 	a.origin = oc
+	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("metrics: %v", err)
+	}
 	ttl := time.Duration(a.CacheTTL)
 	a.links = newLinkCache(ttl, 100_000)
 	a.facts = newFactCache(ttl, 100_000)
@@ -404,6 +408,7 @@ func (a *App) removeLink(ctx context.Context, l *policy.Link, actor, reason stri
 		}
 		return
 	}
+	a.metrics.linkDeleted(reason)
 	a.writeAudit(ctx, store.AuditRecord{
 		Account: gone.Account, Actor: actor, Action: "link.deleted",
 		LinkID: gone.ID, Target: gone.Target, Reason: reason,

@@ -101,6 +101,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if esc != defaultBasePath && !strings.HasPrefix(esc, defaultBasePath+"/") {
 		return next.ServeHTTP(w, r)
 	}
+	w, observed := h.app.metrics.observeVisitor(w, r)
+	defer observed()
 	hdr := w.Header()
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Robots-Tag", "noindex")

@@ -12,7 +12,9 @@ import (
 
 // lookupToken finds a link by share token through the per-node cache.
 func (a *App) lookupToken(ctx context.Context, token string) (*policy.Link, error) {
-	if l, ok := a.links.get(token); ok {
+	l, ok := a.links.get(token)
+	a.metrics.linkCacheLookup(ok)
+	if ok {
 		if l == nil {
 			return nil, store.ErrNotFound
 		}

@@ -34,8 +34,10 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	// A write error (the visitor went away) is not returned: Caddy would
+	// log it with the full URI, share token included (see writeJSONBody).
+	w.Write(buf.Bytes())
+	return nil
 }
 
 // errorPage is the page of a visitor error. It depends on the status and

@@ -53,8 +53,11 @@ func writeJSONBody(w http.ResponseWriter, r *http.Request, status int, body []by
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	_, err := w.Write(body)
-	return err
+	// A failed write means the client went away; there is no one left to
+	// answer. It is not returned: Caddy would log it with the request's
+	// full URI, share token included (SPEC §4).
+	w.Write(body)
+	return nil
 }
 
 // apiError is the body of every JSON error.

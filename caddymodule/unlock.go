@@ -24,6 +24,9 @@ const (
 	// hashWait is how long a password check queues for a hash slot before
 	// the client is told to come back (503 + Retry-After).
 	hashWait = 2 * time.Second
+	// unlockBodyTimeout bounds how long an unlock post may take to send
+	// its (small) body.
+	unlockBodyTimeout = 10 * time.Second
 )
 
 // errHashBusy means every hash slot stayed taken for hashWait.
@@ -63,6 +66,7 @@ func (v *visit) unlock() error {
 	a, w, r := v.app(), v.w, v.r
 	w.Header().Set("Cache-Control", "no-store")
 	if !a.sameOrigin(r) {
+		a.metrics.unlockAttempt("refused")
 		return v.h.visitorError(w, r, http.StatusForbidden, "cross_site", "Unlock this link from its own page.")
 	}
 	base := defaultBasePath + "/" + v.link.Token
@@ -72,8 +76,14 @@ func (v *visit) unlock() error {
 		w.WriteHeader(http.StatusSeeOther)
 		return nil
 	}
+	// Caddy sets no read timeout by default: without one, a client that
+	// trickles its body (slowloris) would hold this request open forever.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(unlockBodyTimeout))
 	pw, status := readPassword(w, r)
+	rc.SetReadDeadline(time.Time{})
 	if status != 0 {
+		a.metrics.unlockAttempt("refused")
 		return v.h.visitorError(w, r, status, "bad_request", "Send the form field password, form-encoded.")
 	}
 
@@ -82,12 +92,14 @@ func (v *visit) unlock() error {
 	// A throttled client is turned away before it can queue for a slot.
 	wait, err := a.throttled(ctx, keys)
 	if err != nil {
+		a.metrics.unlockAttempt("unavailable")
 		return v.h.unavailable(w, r, err)
 	}
 	if wait > 0 {
 		return v.tooMany(wait)
 	}
 	if pw == "" {
+		a.metrics.unlockAttempt("refused")
 		return v.h.passwordRequired(w, r, v.link, http.StatusUnauthorized, "Enter the password.")
 	}
 	var right bool
@@ -108,10 +120,12 @@ func (v *visit) unlock() error {
 	case errors.Is(err, context.Canceled):
 		return nil
 	case err != nil:
+		a.metrics.unlockAttempt("unavailable")
 		return v.h.unavailable(w, r, err)
 	case wait > 0:
 		return v.tooMany(wait)
 	case right:
+		a.metrics.unlockAttempt("ok")
 		http.SetCookie(w, a.unlockCookie(v.link, v.now))
 		w.Header().Set("Location", base)
 		w.WriteHeader(http.StatusSeeOther)
@@ -119,8 +133,10 @@ func (v *visit) unlock() error {
 	}
 	// A failure that cannot be counted is not given for free.
 	if err := a.recordFailure(ctx, keys); err != nil {
+		a.metrics.unlockAttempt("unavailable")
 		return v.h.unavailable(w, r, err)
 	}
+	a.metrics.unlockAttempt("wrong")
 	v.h.logger.Debug("wrong link password", zap.String("link", v.link.ID))
 	return v.h.passwordRequired(w, r, v.link, http.StatusUnauthorized, "That password is not right. Try again.")
 }
@@ -129,6 +145,7 @@ func (v *visit) unlock() error {
 // the wait itself (from Retry-After); JSON clients get it in the message.
 func (v *visit) tooMany(wait time.Duration) error {
 	secs := int((wait + time.Second - 1) / time.Second)
+	v.app().metrics.unlockAttempt("throttled")
 	v.h.logger.Info("link unlock throttled", zap.String("link", v.link.ID), zap.Int("retry_after_s", secs))
 	v.w.Header().Set("Retry-After", strconv.Itoa(secs))
 	msg := "Too many wrong passwords."

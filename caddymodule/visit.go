@@ -43,6 +43,7 @@ func (v *visit) fail(err error) error {
 	case errors.Is(err, context.Canceled):
 		return nil
 	default:
+		v.app().metrics.originError(err)
 		return v.h.unavailable(v.w, v.r, err)
 	}
 }
@@ -255,6 +256,7 @@ func (v *visit) blob(kind string) error {
 	case http.StatusOK, http.StatusPartialContent, http.StatusNotModified,
 		http.StatusPreconditionFailed, http.StatusRequestedRangeNotSatisfiable:
 	default:
+		a.metrics.originBadStatus()
 		return v.h.unavailable(v.w, v.r, errors.New("origin answered "+resp.Status))
 	}
 	hdr := v.w.Header()
@@ -264,7 +266,15 @@ func (v *visit) blob(kind string) error {
 		}
 	}
 	ct := hdr.Get("Content-Type")
-	if kind == "content" && policy.Runnable(ct, f.Mime, f.Name) {
+	if ct == "" {
+		// Without a type net/http would sniff one from the bytes, and
+		// could call them text/html.
+		hdr.Set("Content-Type", "application/octet-stream")
+	}
+	// Thumbnails too: an origin may answer an SVG's thumbnail with the SVG
+	// itself (ImageKit does), and the route serves it on the gateway's
+	// origin all the same.
+	if policy.Runnable(ct, f.Mime, f.Name) {
 		hdr.Set("Content-Security-Policy", "sandbox")
 	}
 	if kind == "content" {
