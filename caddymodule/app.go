@@ -110,6 +110,7 @@ type App struct {
 	lists      *listCache // complete one-page folder listings (issue 7)
 	perms      *factCache
 	cookieKeys [][]byte
+	etags      *etagSealer
 	adminKeys  map[[32]byte]string
 	publicBase string
 	hashSlots  chan struct{}
@@ -204,6 +205,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("origin: %v", err)
 	}
 	a.origin = oc
+	a.etags = newETagSealer([]byte(a.OriginSecret))
 	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("metrics: %v", err)
 	}

@@ -233,7 +233,7 @@ func (v *visit) file() error {
 // contentHeaders are the only origin response headers a visitor sees for
 // file bytes; Set-Cookie and everything else the origin says stay behind.
 var contentHeaders = []string{
-	"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified",
+	"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified",
 }
 
 // blob streams a file's current content or its thumbnail.
@@ -247,7 +247,7 @@ func (v *visit) blob(kind string) error {
 	if err != nil {
 		return v.fail(err)
 	}
-	resp, err := a.origin.Blob(v.r.Context(), v.link.ID, f.FileID, kind, v.r.Method, v.r.Header)
+	resp, err := a.origin.Blob(v.r.Context(), v.link.ID, f.FileID, kind, v.r.Method, a.etags.forOrigin(v.r.Header))
 	if err != nil {
 		return v.fail(err)
 	}
@@ -264,6 +264,10 @@ func (v *visit) blob(kind string) error {
 		if vals := resp.Header.Values(k); len(vals) > 0 {
 			hdr[k] = vals
 		}
+	}
+	// The origin's ETag goes out sealed (etag.go): it is often a version id.
+	if et := resp.Header.Get("ETag"); et != "" {
+		hdr["ETag"] = []string{a.etags.seal(et)}
 	}
 	ct := hdr.Get("Content-Type")
 	if ct == "" {

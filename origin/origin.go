@@ -270,9 +270,9 @@ func (c *Client) Permission(ctx context.Context, user string, t policy.Target) (
 	return p, err
 }
 
-// forwardedRequestHeaders are the only visitor headers passed to the origin
+// ForwardedRequestHeaders are the only visitor headers passed to the origin
 // for content: what Range and conditional requests need.
-var forwardedRequestHeaders = []string{
+var ForwardedRequestHeaders = []string{
 	"Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
 }
 
@@ -294,7 +294,7 @@ func (c *Client) Blob(ctx context.Context, linkID, fileID, kind string, method s
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range forwardedRequestHeaders {
+	for _, h := range ForwardedRequestHeaders {
 		if v := in.Values(h); len(v) > 0 {
 			req.Header[h] = v
 		}

@@ -109,6 +109,22 @@ func TestFileLinkServesMetadataContentAndThumbnail(t *testing.T) {
 		if etag == "" {
 			t.Fatal("no ETag on content")
 		}
+		// The origin's ETag is its version id, which visitors never see.
+		if strings.Contains(etag, "ver_") {
+			t.Errorf("ETag %s shows the origin's version id", etag)
+		}
+		r = e.Get(base+"/files/file_sunset/content", map[string]string{"If-None-Match": `"ver_current"`})
+		if r.Status != 200 || !bytes.Equal(r.Body, want) {
+			t.Errorf("a guessed origin ETag revalidated: %d", r.Status)
+		}
+		r = e.Get(base+"/files/file_sunset/content", map[string]string{"Range": "bytes=0-3", "If-Range": etag})
+		if r.Status != 206 || !bytes.Equal(r.Body, want[:4]) {
+			t.Errorf("If-Range with the gateway's ETag: %d", r.Status)
+		}
+		r = e.Get(base+"/files/file_sunset/content", map[string]string{"Range": "bytes=0-3", "If-Range": `"ver_current"`})
+		if r.Status != 200 || !bytes.Equal(r.Body, want) {
+			t.Errorf("If-Range with a foreign ETag must send the whole file: %d", r.Status)
+		}
 		r = e.Get(base+"/files/file_sunset/content", map[string]string{"If-None-Match": etag})
 		if r.Status != 304 || len(r.Body) != 0 {
 			t.Errorf("If-None-Match: %d", r.Status)
