@@ -224,7 +224,18 @@ func (c *Client) Folder(ctx context.Context, linkID, folderID string) (*Folder, 
 	if f.FolderID != folderID {
 		return nil, ErrNotFound
 	}
+	f.FolderPath = trimFolderSlash(f.FolderPath)
 	return &f, nil
+}
+
+// trimFolderSlash drops the one trailing slash some origins put on folder
+// paths ("/photos/"), so scope checks compare like with like. Anything
+// stranger is left for policy.CleanOriginPath to refuse.
+func trimFolderSlash(p string) string {
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		return p[:len(p)-1]
+	}
+	return p
 }
 
 // List fetches one page of the entries directly inside folderPath.
@@ -240,6 +251,9 @@ func (c *Client) List(ctx context.Context, linkID, folderPath string, skip, limi
 	var out []*File
 	if err := c.getJSON(ctx, "/v1/files", q, linkID, &out); err != nil {
 		return nil, err
+	}
+	for _, e := range out {
+		e.FolderPath = trimFolderSlash(e.FolderPath)
 	}
 	return out, nil
 }
