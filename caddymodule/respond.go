@@ -13,7 +13,7 @@ import (
 )
 
 // copyBufs are the buffers content is streamed through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // writeOnly passes Write only, so io.CopyBuffer uses the buffer it is given
 // instead of the destination's ReadFrom (see visit.blob).
