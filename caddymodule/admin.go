@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -175,7 +176,7 @@ func (c *adminCall) decodeBody(into any) error {
 	if len(body) > maxAdminBody {
 		return errf(http.StatusRequestEntityTooLarge, "too_large", "body over %d bytes", maxAdminBody)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
 		// Well-formed JSON with a value of the wrong type is an invalid

@@ -86,7 +86,7 @@ func (ad *Admin) events(w http.ResponseWriter, r *http.Request) error {
 	for _, l := range links {
 		a.removeLink(r.Context(), l, "system", reason)
 	}
-	a.facts.forget(string(target.Type) + ":" + target.ID)
+	a.facts.forget(target.String()) // the key originFile & co. cache it under
 	ad.logger.Info("webhook applied", zap.String("type", ev.Type), zap.String("target", target.String()), zap.Int("links_deleted", len(links)))
 	w.WriteHeader(http.StatusNoContent)
 	return nil

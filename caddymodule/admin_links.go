@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -297,17 +298,13 @@ func (c *adminCall) deleteLink(id string) error {
 	if err != nil {
 		return err
 	}
-	a := c.ad.app
-	gone, err := a.store.DeleteLink(c.r.Context(), c.account, l.ID)
-	a.links.forget(l.Token)
+	err = c.ad.app.deleteAndAudit(c.r.Context(), l, actor, "api")
 	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, "not_found", "no such link")
 	}
 	if err != nil {
 		return err
 	}
-	a.metrics.linkDeleted("api")
-	a.writeAudit(c.r.Context(), store.AuditRecord{Account: c.account, Actor: actor, Action: "link.deleted", LinkID: gone.ID, Target: gone.Target, Reason: "api"})
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -373,7 +370,7 @@ func (c *adminCall) updateLink(id string) error {
 			changes = append(changes, "exposeUnpublished")
 		}
 	}
-	if err := checkWindow(l, a.now(), contains(changes, "validUntil")); err != nil {
+	if err := checkWindow(l, a.now(), slices.Contains(changes, "validUntil")); err != nil {
 		return err
 	}
 	if raw, ok := patch["password"]; ok {
@@ -419,15 +416,6 @@ func sameTime(a, b *time.Time) bool {
 		return a == nil && b == nil
 	}
 	return a.Equal(*b)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type auditList struct {

@@ -66,7 +66,8 @@ type App struct {
 	Origin string `json:"origin,omitempty"`
 	// OriginSecret signs every request to the origin (HMAC-SHA256).
 	OriginSecret string `json:"origin_secret,omitempty"`
-	// OriginTimeout bounds waiting for an origin's response headers.
+	// OriginTimeout bounds waiting for an origin's response headers
+	// (default 30s).
 	OriginTimeout caddy.Duration `json:"origin_timeout,omitempty"`
 	// PublicURL is the base of share URLs, e.g. https://share.example.com.
 	PublicURL string `json:"public_url,omitempty"`
@@ -78,29 +79,39 @@ type App struct {
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 	// AdminKeys are the admin API's bearer keys, each bound to an account.
 	AdminKeys []AdminKey `json:"admin_keys,omitempty"`
-	// MaxLinksPerTarget and MaxLinksPerAccount cap live links (5 and 100).
-	MaxLinksPerTarget  int `json:"max_links_per_target,omitempty"`
+	// MaxLinksPerTarget caps one target's live links (default 5).
+	MaxLinksPerTarget int `json:"max_links_per_target,omitempty"`
+	// MaxLinksPerAccount caps one account's live links (default 100).
 	MaxLinksPerAccount int `json:"max_links_per_account,omitempty"`
 	// MaxAge of a public link's cacheable responses (default 60s).
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 	// PublicFields is the publicFile allow-list (default SPEC §3's).
 	PublicFields []string `json:"public_fields,omitempty"`
-	// Wrong-password throttles: per client IP per link, and per link.
-	IPFailures   int            `json:"ip_failures,omitempty"`
-	IPWindow     caddy.Duration `json:"ip_window,omitempty"`
-	LinkFailures int            `json:"link_failures,omitempty"`
-	LinkWindow   caddy.Duration `json:"link_window,omitempty"`
-	// HashConcurrency caps concurrent argon2id checks (each ~19 MiB).
+	// IPFailures wrong passwords from one client IP for one link within
+	// IPWindow get that IP 429 for the link (default 5).
+	IPFailures int `json:"ip_failures,omitempty"`
+	// IPWindow is the per-IP throttle's window (default 15m).
+	IPWindow caddy.Duration `json:"ip_window,omitempty"`
+	// LinkFailures wrong passwords for one link within LinkWindow get
+	// everyone 429 for the link (default 100).
+	LinkFailures int `json:"link_failures,omitempty"`
+	// LinkWindow is the per-link throttle's window (default 1h).
+	LinkWindow caddy.Duration `json:"link_window,omitempty"`
+	// HashConcurrency caps concurrent argon2id checks (each ~19 MiB;
+	// default 4).
 	HashConcurrency int `json:"hash_concurrency,omitempty"`
 	// CacheTTL is how long a node keeps link records and origin facts in
-	// memory; at most 1s so a change reaches every node within a second.
+	// memory (default 500ms); at most 1s so a change reaches every node
+	// within a second.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 	// IdentityHeader names a request header, set by a trusted front end,
 	// holding the signed-in library user's id (recorded on downloads).
 	IdentityHeader string `json:"identity_header,omitempty"`
-	// ProductName and LogoURL brand the visitor pages.
+	// ProductName brands the visitor pages (default "publink").
 	ProductName string `json:"product_name,omitempty"`
-	LogoURL     string `json:"logo_url,omitempty"`
+	// LogoURL is the pages' logo: an http(s) URL, a same-site path or an
+	// image data: URL.
+	LogoURL string `json:"logo_url,omitempty"`
 
 	store      store.Store
 	storeKey   string
@@ -126,9 +137,13 @@ type App struct {
 // SHA-256 (hex) or the key itself, usually as a placeholder such as
 // {env.PUBLINK_ADMIN_KEY}; a plain key is hashed at load and not kept.
 type AdminKey struct {
-	Account   string `json:"account,omitempty"`
+	// Account the key acts for (default "default").
+	Account string `json:"account,omitempty"`
+	// KeySHA256 is the key's SHA-256, 64 hex digits.
 	KeySHA256 string `json:"key_sha256,omitempty"`
-	Key       string `json:"key,omitempty"`
+	// Key is the key itself, at least 16 characters; give this or
+	// KeySHA256.
+	Key string `json:"key,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -391,30 +406,47 @@ func (a *App) sweepOnce(ctx context.Context) {
 			}
 			return
 		}
+		removed := 0
 		for _, l := range expired {
-			a.removeLink(ctx, l, "system", "expired")
+			err := a.deleteAndAudit(ctx, l, "system", "expired")
+			switch {
+			case err == nil:
+				removed++
+			case !errors.Is(err, store.ErrNotFound):
+				a.logger.Warn("deleting expired link", zap.String("link", l.ID), zap.Error(err))
+			}
 		}
-		if len(expired) < 100 {
+		// A short batch is the last; a batch that removed nothing means
+		// deletes are failing, so wait for the next tick rather than spin.
+		if len(expired) < 100 || removed == 0 {
 			return
 		}
 	}
 }
 
-// removeLink deletes a link and audits it once, whoever deletes it.
+// removeLink is deleteAndAudit for callers with no one to answer (sweeper,
+// webhooks, a visitor's 404): a failure is logged.
 func (a *App) removeLink(ctx context.Context, l *policy.Link, actor, reason string) {
+	if err := a.deleteAndAudit(ctx, l, actor, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.logger.Warn("deleting link", zap.String("link", l.ID), zap.Error(err))
+	}
+}
+
+// deleteAndAudit deletes a link and audits it once, whoever deletes it: of
+// concurrent deletes only one finds the link, the others get
+// store.ErrNotFound.
+func (a *App) deleteAndAudit(ctx context.Context, l *policy.Link, actor, reason string) error {
 	gone, err := a.store.DeleteLink(ctx, l.Account, l.ID)
 	a.links.forget(l.Token)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			a.logger.Warn("deleting link", zap.String("link", l.ID), zap.Error(err))
-		}
-		return
+		return err
 	}
 	a.metrics.linkDeleted(reason)
 	a.writeAudit(ctx, store.AuditRecord{
 		Account: gone.Account, Actor: actor, Action: "link.deleted",
 		LinkID: gone.ID, Target: gone.Target, Reason: reason,
 	})
+	return nil
 }
 
 // writeAudit stores an audit record and mirrors it to the publink.audit log.

@@ -41,7 +41,7 @@ type benchOrigin struct {
 	url   string
 	dir   string
 	srv   *mediastore.Server
-	lists atomic.Int64 // GET /v1/files?path=… requests
+	lists atomic.Int64 // GET /v1/files?path=… requests for a first page (skip=0)
 	files atomic.Int64 // GET /v1/files/{id} requests
 }
 
@@ -83,7 +83,11 @@ func startBenchOrigin(tb testing.TB) *benchOrigin {
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/v1/files" && r.URL.Query().Get("path") != "":
-			o.lists.Add(1)
+			// A listing is its first page and the empty page confirming
+			// its end (listPage); count listings.
+			if r.URL.Query().Get("skip") == "0" {
+				o.lists.Add(1)
+			}
 		case len(r.URL.Path) > len("/v1/files/"):
 			o.files.Add(1)
 		}
@@ -177,8 +181,8 @@ func TestListingCacheOneOriginCallPerTTL(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			page, err := a.listPage(context.Background(), l.ID, benchFolder, 0)
-			if err != nil || len(page) != benchFiles {
+			page, last, err := a.listPage(context.Background(), l.ID, benchFolder, 0)
+			if err != nil || len(page) != benchFiles || !last {
 				t.Errorf("listPage: %d entries, %v", len(page), err)
 			}
 		}()

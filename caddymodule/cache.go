@@ -146,6 +146,9 @@ func newListCache(ttl time.Duration, max int) *listCache {
 // body lives and dies with the listing it was made from.
 type folderListing struct {
 	files []*origin.File
+	// complete: the origin confirmed no entries follow files (listPage);
+	// only complete listings are cached.
+	complete bool
 
 	mu       sync.Mutex
 	rendered map[string]renderedListing // by link id

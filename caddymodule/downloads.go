@@ -95,6 +95,10 @@ type visitorDownload struct {
 // this visitor's session. The answer differs per visitor, so it is never
 // cacheable, whatever the link.
 func (v *visit) downloads() error {
+	// Like every sibling route: a link whose target is gone is a 404.
+	if sc, err := v.scope(); sc == nil {
+		return err
+	}
 	hdr := v.w.Header()
 	hdr.Set("Cache-Control", "private, no-store")
 	hdr.Add("Vary", "Cookie")
@@ -104,15 +108,13 @@ func (v *visit) downloads() error {
 	// Without a session there is nothing of this visitor's to show; an
 	// empty filter would match everyone's.
 	if id, _ := v.visitorSession(false); id != "" {
-		ds, err := v.app().store.ListDownloads(v.r.Context(), store.DownloadFilter{
-			Account: v.link.Account, LinkID: v.link.ID, Session: sessionKey(id),
-		}, maxVisitorDownloads)
+		f := store.DownloadFilter{Account: v.link.Account, LinkID: v.link.ID, Session: sessionKey(id)}
+		ds, err := v.app().store.ListDownloads(v.r.Context(), f, maxVisitorDownloads)
 		if err != nil {
 			return v.h.unavailable(v.w, v.r, err)
 		}
-		key := sessionKey(id)
 		for _, d := range ds {
-			if d.LinkID != v.link.ID || d.Session != key {
+			if !f.Match(d) {
 				continue // the store filtered already; this is belt and braces
 			}
 			out.Items = append(out.Items, visitorDownload{

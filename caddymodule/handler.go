@@ -142,6 +142,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr.Set("Cache-Tag", tag)
 
 	v := &visit{h: h, w: w, r: r, link: link, rt: rt, now: now}
+	if link.HasPassword() {
+		// Every route checks the target first, so a protected link whose
+		// target was deleted or moved answers the common 404 (and is
+		// removed) rather than asking for a password nobody needs.
+		if sc, err := v.scope(); sc == nil {
+			return err
+		}
+	}
 	if rt.kind == "unlock" {
 		return v.unlock()
 	}

@@ -18,11 +18,3 @@ func randomString(n int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
-
-// tokenPrefix is how a token may appear in logs: its first 4 characters.
-func tokenPrefix(token string) string {
-	if len(token) > 4 {
-		return token[:4] + "…"
-	}
-	return "…"
-}

@@ -36,7 +36,11 @@ func (a *App) lookupToken(ctx context.Context, token string) (*policy.Link, erro
 // has their 404.
 func (a *App) removeLinkAsync(l *policy.Link, actor, reason string) {
 	a.links.forget(l.Token)
+	// Tracked by the app's wait group, so Stop waits for it (bounded by the
+	// timeout) before the store is released.
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.removeLink(ctx, l, actor, reason)
@@ -128,16 +132,21 @@ func (a *App) originCollection(ctx context.Context, linkID, id string) (*origin.
 	return cached(a, "collection:"+id, func() (*origin.Collection, error) { return a.origin.Collection(ctx, linkID, id) })
 }
 
-// listPage fetches one page of the origin's listing of dir. A complete
-// listing (the first page, shorter than originPage) is kept for the cache
-// TTL like every other origin fact, so a busy folder link costs the origin
-// one listing per TTL instead of one per visitor (issue 7: uncached, a
-// 200-file listing ran at a fifth of a bare proxy's rate, all of it spent
-// decoding the origin's JSON). Longer folders are paged uncached, which
-// bounds what the cache holds. Callers must not modify the entries.
-func (a *App) listPage(ctx context.Context, linkID, dir string, skip int) ([]*origin.File, error) {
+// listPage fetches one page of the origin's listing of dir; last reports
+// that no entries follow it. An origin may cap its pages below the limit
+// asked for (SPEC §6 does not forbid it), so only an empty page ends a
+// listing for sure. A complete listing (a first page, shorter than
+// originPage, whose end the origin confirmed with an empty page) is kept
+// for the cache TTL like every other origin fact, so a busy folder link
+// costs the origin one listing per TTL instead of one per visitor (issue
+// 7: uncached, a 200-file listing ran at a fifth of a bare proxy's rate,
+// all of it spent decoding the origin's JSON). Longer folders are paged
+// uncached, which bounds what the cache holds. Callers must not modify the
+// entries.
+func (a *App) listPage(ctx context.Context, linkID, dir string, skip int) (page []*origin.File, last bool, err error) {
 	if skip != 0 || a.lists == nil {
-		return a.origin.List(ctx, linkID, dir, skip, originPage)
+		page, err = a.origin.List(ctx, linkID, dir, skip, originPage)
+		return page, len(page) == 0, err
 	}
 	// When the entry expires under load, one request refetches; the
 	// others wait for its answer instead of all asking the origin.
@@ -146,12 +155,23 @@ func (a *App) listPage(ctx context.Context, linkID, dir string, skip int) ([]*or
 	fctx := context.WithoutCancel(ctx)
 	fl, err := a.lists.fill(ctx, dir, func() (*folderListing, bool, error) {
 		page, err := a.origin.List(fctx, linkID, dir, 0, originPage)
-		return &folderListing{files: page}, err == nil && len(page) < originPage, err
+		if err != nil || len(page) >= originPage {
+			return &folderListing{files: page}, false, err
+		}
+		if len(page) > 0 {
+			// Short, but maybe only the origin's own page size. (An origin
+			// that ignores skip repeats the page: that was all of it.)
+			more, err := a.origin.List(fctx, linkID, dir, len(page), originPage)
+			if err != nil || (len(more) > 0 && entryKey(more[0]) != entryKey(page[0])) {
+				return &folderListing{files: page}, false, err
+			}
+		}
+		return &folderListing{files: page, complete: true}, true, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return fl.files, nil
+	return fl.files, fl.complete, nil
 }
 
 // listingJSON returns the JSON listing of a folder link at rel, made by

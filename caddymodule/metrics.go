@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -166,10 +167,8 @@ func (m *metrics) linkCacheLookup(hit bool) {
 
 // known keeps label values inside their vocabulary.
 func known(v string, vocabulary []string) string {
-	for _, k := range vocabulary {
-		if v == k {
-			return v
-		}
+	if slices.Contains(vocabulary, v) {
+		return v
 	}
 	return "other"
 }

@@ -21,8 +21,6 @@ type writeOnly struct{ w io.Writer }
 
 func (w writeOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 
-func errField(err error) zap.Field { return zap.Error(err) }
-
 // writeJSON is the one JSON writer: it encodes fully before writing, so an
 // encoding error never leaves half a body.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {

@@ -64,7 +64,9 @@ func (a *App) hashPassword(ctx context.Context, pw string) (string, error) {
 // unlock serves POST /s/{token}/unlock (SPEC §3, §4).
 func (v *visit) unlock() error {
 	a, w, r := v.app(), v.w, v.r
-	w.Header().Set("Cache-Control", "no-store")
+	// SPEC §3: a password link's responses are "private, no-store", the
+	// 303 that sets the unlock cookie included (errors say "no-store").
+	w.Header().Set("Cache-Control", "private, no-store")
 	if !a.sameOrigin(r) {
 		a.metrics.unlockAttempt("refused")
 		return v.h.visitorError(w, r, http.StatusForbidden, "cross_site", "Unlock this link from its own page.")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/publink/publink/origin"
 	"github.com/publink/publink/policy"
 )
@@ -106,17 +108,12 @@ func (v *visit) buildListing(s *scope, rel string) (*listing, error) {
 		seen := 0
 		err := a.eachEntry(v.r.Context(), v.link, dir, func(e *origin.File) error {
 			seen++
-			if e.Type == "folder" {
-				if sub, ok := policy.RelativePath(s.folder.FolderPath, e.FolderPath); ok && parentOf(e.FolderPath) == dir {
-					out.Folders = append(out.Folders, folderEntry{Name: e.Name, Path: sub})
-				}
-				return nil
-			}
-			if parentOf(e.FilePath) != dir {
-				return nil
-			}
-			facts := policy.FileFacts{FileID: e.FileID, FilePath: e.FilePath, Published: e.Published()}
-			if policy.FileVisible(v.link, s.policy(), facts) {
+			folder, sub, ok := s.child(v.link, dir, e)
+			switch {
+			case !ok:
+			case folder:
+				out.Folders = append(out.Folders, folderEntry{Name: e.Name, Path: sub})
+			default:
 				out.Files = append(out.Files, a.publicFile(v.link, s, e))
 			}
 			return nil
@@ -154,6 +151,23 @@ func (a *App) folderExists(ctx context.Context, l *policy.Link, parent, dir stri
 	return origin.ErrNotFound
 }
 
+// child sorts one entry of the origin's listing of dir, inside a folder
+// link's folder: a real child folder (sub is its path relative to the
+// shared folder), a file the link shows directly in dir, or neither (ok is
+// false). Whatever else a listing names is ignored, so a walk of the tree
+// only goes deeper and stays inside the shared folder.
+func (s *scope) child(l *policy.Link, dir string, e *origin.File) (folder bool, sub string, ok bool) {
+	if e.Type == "folder" {
+		sub, ok = policy.RelativePath(s.folder.FolderPath, e.FolderPath)
+		return true, sub, ok && parentOf(e.FolderPath) == dir
+	}
+	if parentOf(e.FilePath) != dir {
+		return false, "", false
+	}
+	facts := policy.FileFacts{FileID: e.FileID, FilePath: e.FilePath, Published: e.Published()}
+	return false, "", policy.FileVisible(l, s.policy(), facts)
+}
+
 func parentOf(p string) string {
 	i := strings.LastIndexByte(p, '/')
 	if i <= 0 {
@@ -172,24 +186,39 @@ func (a *App) eachEntry(ctx context.Context, l *policy.Link, dir string, fn func
 
 // eachEntryUpTo pages through the origin's listing of dir, giving up after
 // max entries (zips stream and may go further than a listing held in memory).
+// Pages advance by what each held, until listPage reports the last: an
+// origin may answer fewer entries than asked for and still have more. A
+// page that starts where the previous one did comes from an origin that
+// ignores skip and answered everything at once: the listing is done.
 func (a *App) eachEntryUpTo(ctx context.Context, l *policy.Link, dir string, max int, fn func(*origin.File) error) error {
-	for skip := 0; ; skip += originPage {
+	prevFirst := ""
+	for skip := 0; ; {
 		if skip >= max {
 			return errListingTooLarge
 		}
-		page, err := a.listPage(ctx, l.ID, dir, skip)
+		page, last, err := a.listPage(ctx, l.ID, dir, skip)
 		if err != nil {
 			return err
 		}
+		if len(page) == 0 || entryKey(page[0]) == prevFirst {
+			return nil
+		}
+		prevFirst = entryKey(page[0])
 		for _, e := range page {
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if len(page) < originPage {
+		if last {
 			return nil
 		}
+		skip += len(page)
 	}
+}
+
+// entryKey identifies a listing entry, to notice a page seen before.
+func entryKey(e *origin.File) string {
+	return e.Type + "\x00" + e.FileID + "\x00" + e.FolderID + "\x00" + e.FilePath + "\x00" + e.FolderPath
 }
 
 // list serves GET /s/{token}/files[?path=rel].
@@ -311,7 +340,7 @@ func (v *visit) blob(kind string) error {
 	// small body leave in the same write as its headers.
 	_, err = io.CopyBuffer(writeOnly{v.w}, resp.Body, *buf)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		v.h.logger.Debug("streaming content", errField(err))
+		v.h.logger.Debug("streaming content", zap.Error(err))
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (v *visit) zip() error {
 		// Half an archive is out. Abort the response so the client sees a
 		// broken download (no final chunk, connection closed) instead of a
 		// short archive that looks complete.
-		v.h.logger.Warn("zip download aborted", zap.String("link", v.link.ID), errField(err))
+		v.h.logger.Warn("zip download aborted", zap.String("link", v.link.ID), zap.Error(err))
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -117,7 +117,7 @@ func (v *visit) finishDownload(d store.Download) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(v.r.Context()), 5*time.Second)
 	defer cancel()
 	if err := v.app().store.AddDownload(ctx, d); err != nil {
-		v.h.logger.Warn("recording download", zap.String("link", v.link.ID), errField(err))
+		v.h.logger.Warn("recording download", zap.String("link", v.link.ID), zap.Error(err))
 	}
 }
 
@@ -172,21 +172,13 @@ func (v *visit) eachZipEntry(s *scope, fn func(name string, f *origin.File) erro
 			names := zipNames{}
 			var subs []pending
 			err := a.eachEntryUpTo(ctx, l, p.dir, maxZipDirEntries, func(e *origin.File) error {
-				if e.Type == "folder" {
-					// Only real children of this folder: a listing that
-					// names anything else is ignored, so the walk always
-					// goes deeper and stays inside the shared folder.
-					if _, ok := policy.RelativePath(s.folder.FolderPath, e.FolderPath); ok && parentOf(e.FolderPath) == p.dir {
-						name := names.unique(safeZipName(path.Base(e.FolderPath), e.FolderID))
-						subs = append(subs, pending{dir: e.FolderPath, prefix: joinRel(p.prefix, name)})
-					}
+				folder, _, ok := s.child(l, p.dir, e)
+				switch {
+				case !ok:
 					return nil
-				}
-				if parentOf(e.FilePath) != p.dir {
-					return nil
-				}
-				facts := policy.FileFacts{FileID: e.FileID, FilePath: e.FilePath, Published: e.Published()}
-				if !policy.FileVisible(l, s.policy(), facts) {
+				case folder:
+					name := names.unique(safeZipName(path.Base(e.FolderPath), e.FolderID))
+					subs = append(subs, pending{dir: e.FolderPath, prefix: joinRel(p.prefix, name)})
 					return nil
 				}
 				return fn(joinRel(p.prefix, names.unique(safeZipName(path.Base(e.FilePath), e.FileID))), e)

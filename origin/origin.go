@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/publink/publink/originauth"
@@ -91,6 +92,10 @@ type Client struct {
 	secret []byte
 	http   *http.Client
 	now    func() time.Time
+	// slashFolders: the origin spells folder paths with a trailing slash
+	// ("/photos/", as ImageKit may); List asks in the same spelling, for an
+	// origin that matches ?path= exactly.
+	slashFolders atomic.Bool
 }
 
 // New returns a client for the origin at base, signing with secret.
@@ -224,6 +229,9 @@ func (c *Client) Folder(ctx context.Context, linkID, folderID string) (*Folder, 
 	if f.FolderID != folderID {
 		return nil, ErrNotFound
 	}
+	if len(f.FolderPath) > 1 && strings.HasSuffix(f.FolderPath, "/") {
+		c.slashFolders.Store(true)
+	}
 	f.FolderPath = trimFolderSlash(f.FolderPath)
 	return &f, nil
 }
@@ -244,7 +252,11 @@ func (c *Client) List(ctx context.Context, linkID, folderPath string, skip, limi
 		return nil, ErrNotFound
 	}
 	q := url.Values{}
-	q.Set("path", folderPath)
+	if c.slashFolders.Load() && folderPath != "/" {
+		q.Set("path", folderPath+"/")
+	} else {
+		q.Set("path", folderPath)
+	}
 	q.Set("type", "all")
 	q.Set("skip", strconv.Itoa(skip))
 	q.Set("limit", strconv.Itoa(limit))

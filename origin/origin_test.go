@@ -26,7 +26,7 @@ func TestRequestsAreSignedAndBuiltHere(t *testing.T) {
 		switch {
 		case r.URL.Path == "/v1/folders/fld_a":
 			w.Write([]byte(`{"type":"folder","folderId":"fld_a","name":"a","folderPath":"/a/"}`))
-		case r.URL.Path == "/v1/files" && r.URL.Query().Get("path") == "/a":
+		case r.URL.Path == "/v1/files" && r.URL.Query().Get("path") == "/a/": // its own spelling (see Folder)
 			w.Write([]byte(`[{"type":"folder","folderId":"x","name":"b","folderPath":"/a/b/"},{"type":"file","fileId":"f1","filePath":"/a/f.png","isPublished":false,"tags":["t"]}]`))
 		case r.URL.Path == "/v1/files/f1":
 			w.Write([]byte(`{"type":"file","fileId":"f1","filePath":"/a/f.png"}`))

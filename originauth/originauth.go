@@ -2,7 +2,7 @@
 // every request it makes to an origin. Origins import it to check that a
 // request really comes from the gateway:
 //
-//	if err := originauth.Verify(secret, r, time.Now(), 5*time.Minute); err != nil {
+//	if _, err := originauth.Verify(secret, r, time.Now(), 5*time.Minute); err != nil {
 //		http.Error(w, "unauthorized", http.StatusUnauthorized)
 //		return
 //	}

@@ -65,6 +65,12 @@ type DownloadFilter struct {
 	User    string
 }
 
+// Match reports whether d passes the filter.
+func (f DownloadFilter) Match(d Download) bool {
+	return (f.Account == "" || d.Account == f.Account) && (f.LinkID == "" || d.LinkID == f.LinkID) &&
+		(f.Session == "" || d.Session == f.Session) && (f.User == "" || d.User == f.User)
+}
+
 // Page is a cursor-paged slice request. An empty Cursor starts at the
 // beginning; the returned next cursor is empty at the end.
 type Page struct {

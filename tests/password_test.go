@@ -202,8 +202,11 @@ func TestPasswordProtectsEveryRoute(t *testing.T) {
 		}
 
 		e.wantLocked(t, a.Token, nil, "no cookie")
+		// A locked link may ask the origin whether its target still
+		// exists (so a deleted target answers 404, not 401), but nothing
+		// else: no listing, file object, content or thumbnail.
 		for _, req := range e.OriginRequests() {
-			if req.Link == a.ID {
+			if req.Link == a.ID && req.RequestURI != "/v1/folders/fld_photos" {
 				t.Fatalf("the origin was asked %s for a locked link", req.RequestURI)
 			}
 		}
@@ -606,5 +609,35 @@ func TestPasswordUnlockFailsClosed(t *testing.T) {
 	rs.Restart()
 	eventually(t, 10*time.Second, "unlock works again once Redis is back", func() bool {
 		return e.unlockPost(l.Token, pwRight, nil).Status == http.StatusSeeOther
+	})
+}
+
+// A protected link whose target is gone is a deleted link: the common 404
+// on every route, not a password form, and it is removed.
+func TestPasswordLinkWithDeletedTargetIsNotFound(t *testing.T) {
+	e := NewEnv(t, Options{NoWebhook: true})
+	l := e.CreateLink(map[string]any{"target": map[string]any{"type": "file", "id": "file_beach"}, "password": "open sesame"})
+	if r := e.Get("/s/"+l.Token, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("before: %d", r.Status)
+	}
+	if r := e.Manage(http.MethodDelete, "/manage/files/file_beach", nil); r.Status/100 != 2 {
+		t.Fatalf("deleting at the origin: %d %s", r.Status, r.Body)
+	}
+	unknown := e.Get("/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", nil)
+	eventually(t, 3*time.Second, "the locked link answers 404", func() bool {
+		return e.Get("/s/"+l.Token, nil).Status == http.StatusNotFound
+	})
+	for _, p := range []string{"", "/files", "/files/file_beach/content", "/downloads", "/download.zip"} {
+		r := e.Get("/s/"+l.Token+p, nil)
+		if r.Status != http.StatusNotFound || string(r.Body) != string(unknown.Body) {
+			t.Errorf("%s: %d, body identical to unknown token's: %v", p, r.Status, string(r.Body) == string(unknown.Body))
+		}
+	}
+	if r := e.Do(http.MethodPost, e.GatewayURL+"/s/"+l.Token+"/unlock", strings.NewReader("password=open+sesame"),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); r.Status != http.StatusNotFound {
+		t.Errorf("unlock: %d", r.Status)
+	}
+	eventually(t, 3*time.Second, "the link is deleted", func() bool {
+		return e.Admin(http.MethodGet, "/v1/links/"+l.ID, "alice", nil).Status == http.StatusNotFound
 	})
 }

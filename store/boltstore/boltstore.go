@@ -747,8 +747,7 @@ func (s *Store) ListDownloads(ctx context.Context, f store.DownloadFilter, limit
 			}
 			d := r.Download
 			d.Account, d.Session = r.Account, r.Session
-			if (f.LinkID != "" && d.LinkID != f.LinkID) || (f.Session != "" && d.Session != f.Session) ||
-				(f.User != "" && d.User != f.User) {
+			if !f.Match(d) {
 				continue
 			}
 			out = append(out, d)
