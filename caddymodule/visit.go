@@ -161,7 +161,9 @@ func (s *scope) child(l *policy.Link, dir string, e *origin.File) (folder bool, 
 		sub, ok = policy.RelativePath(s.folder.FolderPath, e.FolderPath)
 		return true, sub, ok && parentOf(e.FolderPath) == dir
 	}
-	if parentOf(e.FilePath) != dir {
+	// Only current files: an origin may list other kinds of entry (ImageKit
+	// has "file-version"), and those are never served.
+	if (e.Type != "file" && e.Type != "") || parentOf(e.FilePath) != dir {
 		return false, "", false
 	}
 	facts := policy.FileFacts{FileID: e.FileID, FilePath: e.FilePath, Published: e.Published()}
