@@ -280,12 +280,14 @@ func (z *zipResponse) Write(p []byte) (int, error) {
 	if !z.started {
 		z.started = true
 		z.v.zipHeaders(z.s)
+		// SPEC §3: a public link's successes are public, max-age=N, the
+		// zip that starts a visitor's session included. Shared caches and
+		// CDNs (Varnish, Fastly, Cloudflare by default) do not store a
+		// response that sets a cookie; Vary: Cookie says the same to the
+		// rest. The README's CDN section tells operators to keep it that way.
+		z.v.cacheHeaders()
 		if z.freshSession {
-			// A response that sets a visitor's session must never be
-			// stored by a shared cache and handed to someone else.
-			z.v.w.Header().Set("Cache-Control", "private, no-store")
-		} else {
-			z.v.cacheHeaders()
+			z.v.w.Header().Add("Vary", "Cookie")
 		}
 		z.v.w.WriteHeader(http.StatusOK)
 	}

@@ -342,16 +342,16 @@ func TestZipVisitorDownloads(t *testing.T) {
 			t.Fatalf("fresh visitor has downloads %v", got)
 		}
 
-		// A's first zip sets the session cookie; that response must not be
-		// stored by a shared cache.
+		// A's first zip sets the session cookie; it stays public per SPEC
+		// §3 and says Vary: Cookie (CDNs do not store Set-Cookie responses).
 		r1 := e.visit(t, a, http.MethodGet, "/s/"+photos.Token+"/download.zip", map[string]string{"X-Library-User": "bob"})
 		sc := r1.Header.Get("Set-Cookie")
 		if r1.Status != 200 || !strings.Contains(sc, "publink_session=") || !strings.Contains(sc, "HttpOnly") ||
 			!strings.Contains(sc, "SameSite=Lax") || !strings.Contains(sc, "Path=/s/") {
 			t.Fatalf("first zip: %d Set-Cookie %q", r1.Status, sc)
 		}
-		if cc := r1.Header.Get("Cache-Control"); cc != "private, no-store" {
-			t.Errorf("zip that sets a session: Cache-Control %q", cc)
+		if cc := r1.Header.Get("Cache-Control"); cc != "public, max-age=60" || !strings.Contains(strings.Join(r1.Header.Values("Vary"), ","), "Cookie") {
+			t.Errorf("zip that sets a session: Cache-Control %q, Vary %q", cc, r1.Header.Values("Vary"))
 		}
 		r2 := e.visit(t, a, http.MethodGet, "/s/"+photos.Token+"/download.zip", nil)
 		if r2.Header.Get("Set-Cookie") != "" || !strings.HasPrefix(r2.Header.Get("Cache-Control"), "public, max-age=") {
