@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,15 +20,7 @@ const acmeKey = "acme-admin-key-0123456789"
 // option.
 func caddyfileWith(t testing.TB, lines ...string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "Caddyfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const anchor = "\tpublink {\n"
-	if !strings.Contains(string(b), anchor) {
-		t.Fatalf("root Caddyfile has no %q", anchor)
-	}
-	return strings.Replace(string(b), anchor, anchor+"\t\t"+strings.Join(lines, "\n\t\t")+"\n", 1)
+	return pwCaddyfile(t, nil, lines...)
 }
 
 // AdminKeyed calls the admin API with a given bearer key ("" sends none).
