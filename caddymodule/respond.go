@@ -13,7 +13,13 @@ import (
 )
 
 // copyBufs are the buffers content is streamed through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// zipBufs are the larger buffers zip entries are copied through: one zip
+// streams many MiB per request, and fewer, larger reads and writes cost
+// less per MiB. Content keeps 32 KiB buffers (as reverse_proxy does) so
+// many slow visitors cannot pin much memory each.
+var zipBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // writeOnly passes Write only, so io.CopyBuffer uses the buffer it is given
 // instead of the destination's ReadFrom (see visit.blob).

@@ -316,8 +316,8 @@ func (z *zipArchive) add(name string, modified time.Time, body io.Reader) error 
 	if err != nil {
 		return err
 	}
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
+	buf := zipBufs.Get().(*[]byte)
+	defer zipBufs.Put(buf)
 	if _, err := io.CopyBuffer(w, body, *buf); err != nil {
 		return err
 	}
