@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -85,6 +87,9 @@ func (ad *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	case err == nil:
 		return nil
 	case errors.As(err, &ae):
+	case errors.Is(err, store.ErrInvalidCursor):
+		// A cursor the store did not make is the client's error, not a 500.
+		ae = errf(http.StatusUnprocessableEntity, "invalid_cursor", "cursor must be a next value from an earlier page")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, origin.ErrUnavailable):
 		ad.logger.Warn("admin call failed", zap.Error(err))
 		w.Header().Set("Retry-After", "2")
@@ -166,8 +171,8 @@ func (ad *Admin) authenticate(r *http.Request) (string, bool) {
 	return account, found
 }
 
-// decodeBody decodes a JSON body strictly: unknown fields and trailing data
-// are errors.
+// decodeBody decodes a JSON body strictly: unknown fields, trailing data,
+// bytes that are not UTF-8 and the keys checkKeys refuses are errors.
 func (c *adminCall) decodeBody(into any) error {
 	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxAdminBody+1))
 	if err != nil {
@@ -175,6 +180,11 @@ func (c *adminCall) decodeBody(into any) error {
 	}
 	if len(body) > maxAdminBody {
 		return errf(http.StatusRequestEntityTooLarge, "too_large", "body over %d bytes", maxAdminBody)
+	}
+	// encoding/json would turn invalid bytes into U+FFFD silently, so a
+	// password set from them could never be typed in again.
+	if !utf8.Valid(body) {
+		return errf(http.StatusBadRequest, "malformed_json", "the body is not UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -191,10 +201,89 @@ func (c *adminCall) decodeBody(into any) error {
 		}
 		return errf(http.StatusBadRequest, "malformed_json", "%v", err)
 	}
-	if dec.More() {
+	// Only whitespace may follow (dec.More would miss a stray '}' or ']').
+	if _, err := dec.Token(); err != io.EOF {
 		return errf(http.StatusBadRequest, "malformed_json", "trailing data after the JSON object")
 	}
-	return nil
+	return checkKeys(body, jsonFieldNames(reflect.TypeOf(into)))
+}
+
+// checkKeys refuses what encoding/json lets through silently: a key given
+// twice in one object (parsers disagree on which one wins) and, when names
+// is not nil, a key that is not exactly a field name ("Password" and
+// "TARGET" match fields only when case is ignored). body is valid JSON.
+func checkKeys(body []byte, names map[string]bool) error {
+	type level struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []*level
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: the body was decoded before
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				if stack[n-1].keys[k] {
+					return errf(http.StatusBadRequest, "malformed_json", "field %q is given twice", k)
+				}
+				if names != nil && !names[k] {
+					return errf(http.StatusBadRequest, "unknown_field", "unknown field %q", k)
+				}
+				stack[n-1].keys[k], stack[n-1].wantKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &level{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: an enclosing object expects a key next.
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+}
+
+// jsonFieldNames lists the JSON names of the fields of the struct t is or
+// points to, nested structs included; nil when t holds no struct (a map
+// takes any key).
+func jsonFieldNames(t reflect.Type) map[string]bool {
+	var names map[string]bool
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == reflect.TypeFor[time.Time]() {
+			return
+		}
+		if names == nil {
+			names = map[string]bool{}
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names[name] = true
+			walk(f.Type)
+		}
+	}
+	walk(t)
+	return names
 }
 
 // linkView is the admin API's link JSON: never the password or its hash.

@@ -12,9 +12,12 @@ import (
 	"github.com/publink/publink/webhook"
 )
 
-// webhookReplayTTL keeps delivered webhook ids a little longer than the
-// 5-minute window in which a delivery's timestamp is accepted.
-const webhookReplayTTL = 10 * time.Minute
+// webhookReplayTTL keeps delivered webhook ids longer than a delivery can be
+// accepted: a timestamp is accepted from Tolerance before to Tolerance after
+// now, so a delivery dated Tolerance ahead stays acceptable for 2×Tolerance
+// (10 minutes); the margin covers clock skew between gateway nodes, which
+// would otherwise let a replay reach a node after the id was forgotten.
+const webhookReplayTTL = 2*webhook.Tolerance + 5*time.Minute
 
 // event is an origin webhook body.
 type event struct {

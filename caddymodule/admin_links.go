@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/publink/publink/origin"
 	"github.com/publink/publink/policy"
@@ -27,9 +29,20 @@ type createRequest struct {
 }
 
 func (c *adminCall) actor() (string, error) {
-	actor := strings.TrimSpace(c.r.Header.Get("X-Publink-Actor"))
+	raw := c.r.Header.Get("X-Publink-Actor")
+	actor := strings.TrimSpace(raw)
 	if actor == "" || len(actor) > 256 {
 		return "", errf(http.StatusBadRequest, "actor_required", "the X-Publink-Actor header must name the acting user")
+	}
+	// The actor lands in link JSON, audit records, logs and CLI tables:
+	// HTTP already refuses CR, LF and other ASCII controls in headers, but
+	// not bytes >= 0x80, so refuse what is not UTF-8 and the controls,
+	// bidi overrides and line separators that could disguise it there
+	// (checked before trimming, which would drop a trailing U+0085).
+	if !utf8.ValidString(raw) || strings.ContainsFunc(raw, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	}) {
+		return "", errf(http.StatusBadRequest, "invalid_actor", "the X-Publink-Actor header holds characters a user id cannot have")
 	}
 	return actor, nil
 }
@@ -330,8 +343,27 @@ func (c *adminCall) updateLink(id string) error {
 		return err
 	}
 	a := c.ad.app
-	var changes []string
 	isNull := func(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+	// Hash a new password first, then read the link again: argon2id takes
+	// tens of milliseconds, and the copy read before it would overwrite a
+	// PATCH made meanwhile (a lost validUntil kept a link alive for good).
+	newHash := ""
+	if raw, ok := patch["password"]; ok && !isNull(raw) {
+		var pw string
+		if err := json.Unmarshal(raw, &pw); err != nil {
+			return errf(http.StatusUnprocessableEntity, "invalid_password", "password must be a string or null")
+		}
+		if err := checkPassword(pw); err != nil {
+			return err
+		}
+		if newHash, err = a.hashPassword(c.r.Context(), pw); err != nil {
+			return err
+		}
+		if l, actor, err = c.loadLink(id); err != nil {
+			return err
+		}
+	}
+	var changes []string
 	setTime := func(field string, dst **time.Time) error {
 		raw, ok := patch[field]
 		if !ok {
@@ -381,16 +413,7 @@ func (c *adminCall) updateLink(id string) error {
 				changes = append(changes, "password")
 			}
 		} else {
-			var pw string
-			if err := json.Unmarshal(raw, &pw); err != nil {
-				return errf(http.StatusUnprocessableEntity, "invalid_password", "password must be a string or null")
-			}
-			if err := checkPassword(pw); err != nil {
-				return err
-			}
-			if l.PasswordHash, err = a.hashPassword(c.r.Context(), pw); err != nil {
-				return err
-			}
+			l.PasswordHash = newHash
 			l.PasswordVersion++
 			changes = append(changes, "password")
 		}

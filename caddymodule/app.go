@@ -208,6 +208,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("admin_keys[%d]: %v", i, err)
 		}
+		// One key for two accounts would silently act for the last one
+		// only: the other account's backend would manage a stranger's links.
+		if prev, dup := a.adminKeys[sum]; dup && prev != acct {
+			return fmt.Errorf("admin_keys[%d]: the same key is already bound to account %q", i, prev)
+		}
 		a.adminKeys[sum] = acct
 	}
 	a.hashSlots = make(chan struct{}, a.HashConcurrency)

@@ -19,6 +19,9 @@ var (
 	ErrLimitTarget  = errors.New("store: link limit for the target reached")
 	ErrLimitAccount = errors.New("store: link limit for the account reached")
 	ErrConflict     = errors.New("store: id or token already exists")
+	// ErrInvalidCursor is a page cursor the store did not make: a client
+	// error (the admin API answers 422), not a failure.
+	ErrInvalidCursor = errors.New("store: invalid cursor")
 	// ErrUnavailable wraps failures to reach the backing server, so the
 	// gateway can fail closed with 503.
 	ErrUnavailable = errors.New("store: unavailable")

@@ -198,7 +198,16 @@ func cat(parts ...[]byte) []byte {
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
+// maxNanoTime is the last instant UnixNano can represent (year 2262).
+var maxNanoTime = time.Unix(0, math.MaxInt64)
+
 func tsNano(t time.Time) uint64 {
+	// Past maxNanoTime UnixNano wraps around: a validUntil in year 2300 or
+	// 9999 would read as long past, so the link would not count against the
+	// limits and the sweeper would delete it at once as "expired".
+	if t.After(maxNanoTime) {
+		return math.MaxInt64
+	}
 	n := t.UnixNano()
 	if n < 0 {
 		return 0
@@ -443,7 +452,7 @@ func decodeCursor(c string) (uint64, error) {
 	}
 	b, err := hex.DecodeString(c)
 	if err != nil || len(b) != 8 {
-		return 0, fmt.Errorf("boltstore: invalid cursor %q", c)
+		return 0, fmt.Errorf("boltstore: %w %q", store.ErrInvalidCursor, c)
 	}
 	return binary.BigEndian.Uint64(b), nil
 }

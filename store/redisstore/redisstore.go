@@ -683,7 +683,7 @@ func (s *Store) ListLinks(ctx context.Context, account string, target *policy.Ta
 	if page.Cursor != "" {
 		v, err := strconv.ParseInt(page.Cursor, 10, 64)
 		if err != nil || v < 0 {
-			return nil, "", fmt.Errorf("redisstore: invalid cursor %q", page.Cursor)
+			return nil, "", fmt.Errorf("redisstore: %w %q", store.ErrInvalidCursor, page.Cursor)
 		}
 		after = v
 	}
@@ -889,13 +889,26 @@ func (s *Store) AppendAudit(ctx context.Context, rec store.AuditRecord) error {
 
 var streamIDRE = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
+// validStreamCursor accepts the stream ids Redis takes as an exclusive end:
+// both parts fit in 64 bits and the id is not 0-0. Anything else would make
+// XREVRANGE fail, which would read as Redis being unavailable (503).
+func validStreamCursor(c string) bool {
+	if !streamIDRE.MatchString(c) {
+		return false
+	}
+	ms, seq, _ := strings.Cut(c, "-")
+	a, errA := strconv.ParseUint(ms, 10, 64)
+	b, errB := strconv.ParseUint(seq, 10, 64)
+	return errA == nil && errB == nil && (a != 0 || b != 0)
+}
+
 // ListAudit implements store.Store, newest first; the cursor is a stream id.
 func (s *Store) ListAudit(ctx context.Context, account string, page store.Page) ([]store.AuditRecord, string, error) {
 	limit := pageLimit(page.Limit)
 	hi := "+"
 	if page.Cursor != "" {
-		if !streamIDRE.MatchString(page.Cursor) {
-			return nil, "", fmt.Errorf("redisstore: invalid cursor %q", page.Cursor)
+		if !validStreamCursor(page.Cursor) {
+			return nil, "", fmt.Errorf("redisstore: %w %q", store.ErrInvalidCursor, page.Cursor)
 		}
 		hi = "(" + page.Cursor
 	}
