@@ -343,12 +343,10 @@ func (c *adminCall) updateLink(id string) error {
 		return err
 	}
 	a := c.ad.app
-	isNull := func(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
-	// Hash a new password first, then read the link again: argon2id takes
-	// tens of milliseconds, and the copy read before it would overwrite a
-	// PATCH made meanwhile (a lost validUntil kept a link alive for good).
+	// Hash a new password before the write loop below: argon2id takes tens
+	// of milliseconds, and is done once however often the write is retried.
 	newHash := ""
-	if raw, ok := patch["password"]; ok && !isNull(raw) {
+	if raw, ok := patch["password"]; ok && !isJSONNull(raw) {
 		var pw string
 		if err := json.Unmarshal(raw, &pw); err != nil {
 			return errf(http.StatusUnprocessableEntity, "invalid_password", "password must be a string or null")
@@ -359,10 +357,46 @@ func (c *adminCall) updateLink(id string) error {
 		if newHash, err = a.hashPassword(c.r.Context(), pw); err != nil {
 			return err
 		}
-		if l, actor, err = c.loadLink(id); err != nil {
+	}
+	// Apply the patch to a fresh copy and write it back as a
+	// compare-and-swap; a concurrent edit in between makes the store say
+	// ErrStale, and the patch is applied again to the newer copy, so no
+	// change is lost and no two password changes share a version.
+	for attempt := 1; ; attempt++ {
+		changes, err := applyPatch(l, patch, newHash, a.now())
+		if err != nil {
 			return err
 		}
+		if len(changes) == 0 {
+			return writeJSON(c.w, c.r, http.StatusOK, a.view(l))
+		}
+		l.UpdatedAt = a.now().UTC().Truncate(time.Second)
+		l.UpdatedBy = actor
+		err = a.store.UpdateLink(c.r.Context(), l)
+		if errors.Is(err, store.ErrStale) && attempt < 5 {
+			if l, actor, err = c.loadLink(id); err != nil {
+				return err
+			}
+			continue
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return errf(http.StatusNotFound, "not_found", "no such link")
+		}
+		if errors.Is(err, store.ErrStale) {
+			return errf(http.StatusConflict, "conflict", "the link is being changed by someone else; try again")
+		}
+		if err != nil {
+			return err
+		}
+		a.links.forget(l.Token)
+		a.writeAudit(c.r.Context(), store.AuditRecord{Account: c.account, Actor: actor, Action: "link.updated", LinkID: l.ID, Target: l.Target, Changes: changes})
+		return writeJSON(c.w, c.r, http.StatusOK, a.view(l))
 	}
+}
+
+// applyPatch applies a validated merge patch to l and names the fields it
+// changed, sorted; newHash is the already hashed new password, if any.
+func applyPatch(l *policy.Link, patch map[string]json.RawMessage, newHash string, now time.Time) ([]string, error) {
 	var changes []string
 	setTime := func(field string, dst **time.Time) error {
 		raw, ok := patch[field]
@@ -370,7 +404,7 @@ func (c *adminCall) updateLink(id string) error {
 			return nil
 		}
 		var t *time.Time
-		if !isNull(raw) {
+		if !isJSONNull(raw) {
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return errf(http.StatusUnprocessableEntity, "invalid_"+field, "%s must be an RFC 3339 string or null", field)
@@ -387,26 +421,26 @@ func (c *adminCall) updateLink(id string) error {
 		return nil
 	}
 	if err := setTime("validFrom", &l.ValidFrom); err != nil {
-		return err
+		return nil, err
 	}
 	if err := setTime("validUntil", &l.ValidUntil); err != nil {
-		return err
+		return nil, err
 	}
 	if raw, ok := patch["exposeUnpublished"]; ok {
 		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil || isNull(raw) {
-			return errf(http.StatusUnprocessableEntity, "invalid_exposeUnpublished", "exposeUnpublished must be true or false")
+		if err := json.Unmarshal(raw, &b); err != nil || isJSONNull(raw) {
+			return nil, errf(http.StatusUnprocessableEntity, "invalid_exposeUnpublished", "exposeUnpublished must be true or false")
 		}
 		if b != l.ExposeUnpublished {
 			l.ExposeUnpublished = b
 			changes = append(changes, "exposeUnpublished")
 		}
 	}
-	if err := checkWindow(l, a.now(), slices.Contains(changes, "validUntil")); err != nil {
-		return err
+	if err := checkWindow(l, now, slices.Contains(changes, "validUntil")); err != nil {
+		return nil, err
 	}
 	if raw, ok := patch["password"]; ok {
-		if isNull(raw) {
+		if isJSONNull(raw) {
 			if l.HasPassword() {
 				l.PasswordHash = ""
 				l.PasswordVersion++
@@ -418,21 +452,12 @@ func (c *adminCall) updateLink(id string) error {
 			changes = append(changes, "password")
 		}
 	}
-	if len(changes) > 0 {
-		l.UpdatedAt = a.now().UTC().Truncate(time.Second)
-		l.UpdatedBy = actor
-		if err := a.store.UpdateLink(c.r.Context(), l); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errf(http.StatusNotFound, "not_found", "no such link")
-			}
-			return err
-		}
-		a.links.forget(l.Token)
-		sort.Strings(changes)
-		a.writeAudit(c.r.Context(), store.AuditRecord{Account: c.account, Actor: actor, Action: "link.updated", LinkID: l.ID, Target: l.Target, Changes: changes})
-	}
-	return writeJSON(c.w, c.r, http.StatusOK, a.view(l))
+	sort.Strings(changes)
+	return changes, nil
 }
+
+// isJSONNull reports whether a raw JSON value is null.
+func isJSONNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {

@@ -47,6 +47,9 @@ type Link struct {
 	CreatedBy         string     `json:"createdBy"`
 	UpdatedAt         time.Time  `json:"updatedAt"`
 	UpdatedBy         string     `json:"updatedBy"`
+	// Revision counts stored updates; Store.UpdateLink compares it, so two
+	// concurrent edits cannot silently overwrite each other.
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // HasPassword reports whether visitors must unlock the link first.

@@ -19,6 +19,9 @@ var (
 	ErrLimitTarget  = errors.New("store: link limit for the target reached")
 	ErrLimitAccount = errors.New("store: link limit for the account reached")
 	ErrConflict     = errors.New("store: id or token already exists")
+	// ErrStale means UpdateLink lost a race: the link changed since it was
+	// read (its Revision moved on). Read it again and reapply the change.
+	ErrStale = errors.New("store: link changed since it was read")
 	// ErrInvalidCursor is a page cursor the store did not make: a client
 	// error (the admin API answers 422), not a failure.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
@@ -92,7 +95,9 @@ type Store interface {
 	GetLink(ctx context.Context, account, id string) (*policy.Link, error)
 	// LinkByToken returns the link a share token names, or ErrNotFound.
 	LinkByToken(ctx context.Context, token string) (*policy.Link, error)
-	// UpdateLink replaces a stored link (same id, account, token, target).
+	// UpdateLink replaces a stored link (same id, account, token, target)
+	// if its stored Revision still equals l.Revision, and then increments
+	// l.Revision; otherwise it returns ErrStale and stores nothing.
 	UpdateLink(ctx context.Context, l *policy.Link) error
 	// DeleteLink removes a link and returns what was removed. Of several
 	// concurrent deletes of one link exactly one succeeds; the others get

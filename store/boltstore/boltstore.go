@@ -411,14 +411,23 @@ func (s *Store) UpdateLink(ctx context.Context, l *policy.Link) error {
 		if old.Link.Token != l.Token || old.Link.Target != l.Target {
 			return fmt.Errorf("%w: UpdateLink may not change token or target", store.ErrConflict)
 		}
+		if old.Link.Revision != l.Revision {
+			return store.ErrStale
+		}
 		if err := delLink(tx, old.Link, old.Seq); err != nil {
 			return err
 		}
-		v, err := json.Marshal(linkRec{Seq: old.Seq, Link: l})
+		next := *l
+		next.Revision++
+		v, err := json.Marshal(linkRec{Seq: old.Seq, Link: &next})
 		if err != nil {
 			return err
 		}
-		return putLink(tx, l, old.Seq, v)
+		if err := putLink(tx, &next, old.Seq, v); err != nil {
+			return err
+		}
+		l.Revision = next.Revision
+		return nil
 	})
 }
 

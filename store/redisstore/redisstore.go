@@ -288,7 +288,7 @@ func wrap(err error) error {
 
 // ---- keys
 
-func (s *Store) acct(a string) string          { return s.prefix + ":{acct:" + a + "}:" }
+func (s *Store) acct(a string) string          { return s.prefix + ":{acct:" + esc(a) + "}:" }
 func (s *Store) linkKey(a, id string) string   { return s.acct(a) + "link:" + id }
 func (s *Store) tokKey(token string) string    { return s.prefix + ":tok:" + tokHash(token) }
 func (s *Store) tgtKey(t policy.Target) string { return s.prefix + ":{tgt:" + esc(t.String()) + "}" }
@@ -392,12 +392,14 @@ return {'ok', cur[1]}
 `)
 
 // KEYS link, seq, all, live, target, tseq
-// ARGV id, targetString, tokhash, json, untilScore, expireAt
+// ARGV id, targetString, tokhash, json, untilScore, expireAt, revision read,
+// revision to write (field r: a compare-and-swap against concurrent edits)
 var updateScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 't', 'k')
+local cur = redis.call('HMGET', KEYS[1], 't', 'k', 'r')
 if not cur[1] then return 'none' end
 if cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then return 'immutable' end
-redis.call('HSET', KEYS[1], 'j', ARGV[4])
+if (cur[3] or '0') ~= ARGV[7] then return 'stale' end
+redis.call('HSET', KEYS[1], 'j', ARGV[4], 'r', ARGV[8])
 if ARGV[6] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
 redis.call('ZADD', KEYS[4], 'XX', ARGV[5], ARGV[1])
 redis.call('ZADD', KEYS[5], 'XX', ARGV[5], ARGV[1])
@@ -583,12 +585,15 @@ func (s *Store) UpdateLink(ctx context.Context, l *policy.Link) error {
 	if err := checkLink(l); err != nil {
 		return err
 	}
-	j, err := json.Marshal(l)
+	next := *l
+	next.Revision++
+	j, err := json.Marshal(&next)
 	if err != nil {
 		return err
 	}
 	res, err := updateScript.Run(ctx, s.c, s.linkKeys(l.Account, l.ID, l.Target),
-		l.ID, l.Target.String(), tokHash(l.Token), j, untilScore(l), expireAt(l)).Text()
+		l.ID, l.Target.String(), tokHash(l.Token), j, untilScore(l), expireAt(l),
+		strconv.FormatInt(l.Revision, 10), strconv.FormatInt(next.Revision, 10)).Text()
 	if err != nil {
 		return wrap(err)
 	}
@@ -597,7 +602,10 @@ func (s *Store) UpdateLink(ctx context.Context, l *policy.Link) error {
 		return store.ErrNotFound
 	case "immutable":
 		return fmt.Errorf("%w: UpdateLink may not change token or target", store.ErrConflict)
+	case "stale":
+		return store.ErrStale
 	case "ok":
+		l.Revision = next.Revision
 	default:
 		return fmt.Errorf("redisstore: update script said %q", res)
 	}

@@ -224,6 +224,20 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		t.Fatalf("ListLinks after update = %v", ids(ls))
 	}
 
+	// Updates are a compare-and-swap on Revision: a writer holding an
+	// older copy loses with ErrStale and changes nothing.
+	if upd.Revision != full.Revision+1 {
+		t.Fatalf("Revision after update = %d, want %d", upd.Revision, full.Revision+1)
+	}
+	stale := *full
+	stale.UpdatedBy = "u-late"
+	if err := s.UpdateLink(ctx, &stale); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("UpdateLink with an old revision: %v, want ErrStale", err)
+	}
+	if got, err := s.GetLink(ctx, acct, full.ID); err != nil || got.UpdatedBy != "u-editor" || got.Revision != upd.Revision {
+		t.Fatalf("after a stale update: %+v, %v", got, err)
+	}
+
 	// Token and target are immutable.
 	bad := upd
 	bad.Token = uniq("other-token")
