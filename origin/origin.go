@@ -286,11 +286,14 @@ func (c *Client) Collection(ctx context.Context, linkID, collectionID string) (*
 	return &col, nil
 }
 
-// Permission asks for a library user's role and permission on a target.
+// Permission asks for a library user's role and permission on a target;
+// the zero Target asks for the role alone.
 func (c *Client) Permission(ctx context.Context, user string, t policy.Target) (Permission, error) {
 	q := url.Values{}
 	q.Set("user", user)
-	q.Set("target", t.String())
+	if t != (policy.Target{}) {
+		q.Set("target", t.String())
+	}
 	var p Permission
 	err := c.getJSON(ctx, "/v1/permissions", q, "", &p)
 	return p, err

@@ -625,6 +625,12 @@ func (o *specOrigin) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		o.writeJSON(w, http.StatusOK, map[string]any{"collectionId": seg[1], "name": "Trip", "files": files, "owner": "SENTINEL_OWNER"})
 	case len(seg) == 1 && seg[0] == "permissions":
+		// A strict origin: it knows no "root" folder, and answers 404 for
+		// targets it does not have; without a target it gives the role.
+		if strings.HasSuffix(q.Get("target"), ":root") {
+			notFound()
+			return
+		}
 		role, perm := "restricted", "none"
 		if q.Get("user") == "alice" {
 			role, perm = "admin", "manage"
@@ -847,5 +853,21 @@ func TestSpecIndependentOrigin(t *testing.T) {
 	e.waitDeleted(t, fw.ID, "system", "target_moved", 2*time.Second)
 	if r := e.Get("/s/"+fw.Token+"/files", jsonHdr); r.Status != 404 {
 		t.Errorf("moved folder's link: %d", r.Status)
+	}
+}
+
+// TestSpecAdminRoleWithStrictOrigin: account-wide calls need the admin
+// role; an origin that answers 404 for the root-folder probe is asked for
+// the role alone, so admins are not locked out and others still are.
+func TestSpecAdminRoleWithStrictOrigin(t *testing.T) {
+	o := startSpecOrigin(t, 0)
+	e := NewEnv(t, Options{NoWebhook: true, Env: map[string]string{"PUBLINK_ORIGIN": o.URL}})
+	for _, p := range []string{"/v1/links", "/v1/audit", "/v1/downloads"} {
+		if r := e.Admin(http.MethodGet, p, "alice", nil); r.Status != http.StatusOK {
+			t.Errorf("admin %s: %d %s", p, r.Status, r.Body)
+		}
+		if r := e.Admin(http.MethodGet, p, "mallory", nil); r.Status != http.StatusForbidden {
+			t.Errorf("restricted %s: %d %s", p, r.Status, r.Body)
+		}
 	}
 }
