@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/publink/publink/policy"
+	"github.com/publink/publink/store"
 	"github.com/publink/publink/webhook"
 )
 
@@ -90,7 +93,64 @@ func (ad *Admin) events(w http.ResponseWriter, r *http.Request) error {
 		a.removeLink(r.Context(), l, "system", reason)
 	}
 	a.facts.forget(target.String()) // the key originFile & co. cache it under
+	if target.Type == policy.TargetFolder {
+		// Files and subfolders inside it went with it: check every file and
+		// folder link against the origin now rather than on its next visit.
+		a.recheckTargetsAsync()
+	}
 	ad.logger.Info("webhook applied", zap.String("type", ev.Type), zap.String("target", target.String()), zap.Int("links_deleted", len(links)))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// recheckTimeout bounds one pass of recheckTargets.
+const recheckTimeout = time.Minute
+
+// recheckTargetsAsync starts recheckTargets off the webhook's request; the
+// app's wait group lets Stop wait for it.
+func (a *App) recheckTargetsAsync() {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
+		defer cancel()
+		a.recheckTargets(ctx)
+	}()
+}
+
+// recheckTargets asks the origin about the target of every file and folder
+// link of every configured account, bypassing the fact cache, and removes
+// the links whose target is gone or moved (resolveScope does the removing
+// and the audit). A folder event names only the folder; this is how links
+// to what was inside it go at once too. Limits keep it small: at most
+// max_links_per_account links per account.
+func (a *App) recheckTargets(ctx context.Context) {
+	seen := map[string]bool{}
+	for _, account := range a.adminKeys {
+		if seen[account] {
+			continue
+		}
+		seen[account] = true
+		page := store.Page{Limit: 500}
+		for {
+			links, next, err := a.store.ListLinks(ctx, account, nil, page)
+			if err != nil {
+				a.logger.Warn("rechecking link targets", zap.Error(err))
+				return
+			}
+			for _, l := range links {
+				if l.Target.Type == policy.TargetCollection || !l.Live(a.now()) {
+					continue
+				}
+				a.facts.forget(l.Target.String())
+				if _, err := a.resolveScope(ctx, l); err != nil && !errors.Is(err, errTargetGone) && ctx.Err() == nil {
+					a.logger.Debug("rechecking a link target", zap.String("link", l.ID), zap.Error(err))
+				}
+			}
+			if next == "" {
+				break
+			}
+			page.Cursor = next
+		}
+	}
 }

@@ -117,11 +117,12 @@ func TestTargetLifecycleWebhook(t *testing.T) {
 			}
 			e.gone(t, l)
 		}
-		// Their links notice on the next visit.
-		expectStatus(t, e.Get("/s/"+beach.Token, nil), http.StatusNotFound)
+		// A folder's webhook makes the gateway recheck every link's
+		// target, so links to what was inside go at once too, unvisited.
 		e.waitDeleted(t, beach.ID, "system", "target_moved", 3*time.Second)
-		expectStatus(t, e.Get("/s/"+other.Token, nil), http.StatusNotFound)
 		e.waitDeleted(t, other.ID, "system", "target_deleted", 3*time.Second)
+		expectStatus(t, e.Get("/s/"+beach.Token, nil), http.StatusNotFound)
+		expectStatus(t, e.Get("/s/"+other.Token, nil), http.StatusNotFound)
 		// An unrelated link lives on.
 		expectStatus(t, e.Get("/s/"+keep.Token, nil), http.StatusOK)
 		expectStatus(t, e.Admin(http.MethodGet, "/v1/links/"+keep.ID, "alice", nil), http.StatusOK)
