@@ -122,6 +122,7 @@ type App struct {
 	perms      *factCache
 	cookieKeys [][]byte
 	etags      *etagSealer
+	removing   sync.Map // link ids with a removal under way
 	adminKeys  map[[32]byte]string
 	publicBase string
 	hashSlots  chan struct{}

@@ -36,11 +36,17 @@ func (a *App) lookupToken(ctx context.Context, token string) (*policy.Link, erro
 // has their 404.
 func (a *App) removeLinkAsync(l *policy.Link, actor, reason string) {
 	a.links.forget(l.Token)
+	// One removal per link at a time: a burst of visits to an expired link
+	// must not become a burst of store deletes.
+	if _, busy := a.removing.LoadOrStore(l.ID, true); busy {
+		return
+	}
 	// Tracked by the app's wait group, so Stop waits for it (bounded by the
 	// timeout) before the store is released.
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer a.removing.Delete(l.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.removeLink(ctx, l, actor, reason)
