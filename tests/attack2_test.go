@@ -10,8 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,29 +28,7 @@ import (
 // send some of the header values an attacker would try).
 func rawAdmin(t *testing.T, e *Env, method, target string, hdr []string, body string) *Response {
 	t.Helper()
-	u, _ := url.Parse(e.AdminURL)
-	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(15 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n", method, target, u.Host, len(body))
-	for _, h := range hdr {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("\r\n" + body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+	return rawExchange(t, e.AdminURL, method, target, hdr, body)
 }
 
 // TestAttack2ForgedCursors: a cursor the store did not make ("abc", "-1",

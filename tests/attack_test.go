@@ -22,34 +22,10 @@ import (
 	"github.com/publink/publink/originauth"
 )
 
-// attackRaw sends one request byte for byte (no client-side path cleaning)
-// and reads the whole response.
+// attackRaw sends one gateway request byte for byte.
 func attackRaw(t *testing.T, e *Env, method, target string, hdr map[string]string) *Response {
 	t.Helper()
-	u, _ := url.Parse(e.GatewayURL)
-	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(15 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, u.Host)
-	for k, v := range hdr {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(method, e.GatewayURL, nil)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return rawExchange(t, e.GatewayURL, method, target, headerLines(hdr), "")
 }
 
 // TestAttackTokenNeverLoggedWhenVisitorHangsUp: a visitor who closes the

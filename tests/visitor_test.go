@@ -16,33 +16,53 @@ import (
 	"time"
 )
 
-// rawGet sends a request line exactly as given, so no client cleans or
-// re-encodes the path before the gateway sees it.
-func (e *Env) rawGet(target string, hdr map[string]string) *Response {
-	e.t.Helper()
-	u, _ := url.Parse(e.GatewayURL)
+// rawExchange sends one request byte for byte to baseURL's host (no
+// client-side path cleaning or header checks) and reads the whole response.
+// hdr holds whole header lines; a body gets its Content-Length.
+func rawExchange(t testing.TB, baseURL, method, target string, hdr []string, body string) *Response {
+	t.Helper()
+	u, _ := url.Parse(baseURL)
 	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(15 * time.Second))
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", target, u.Host)
-	for k, v := range hdr {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, u.Host)
+	if body != "" || (method != http.MethodGet && method != http.MethodHead) {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
 	}
-	b.WriteString("\r\n")
+	for _, h := range hdr {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n" + body)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	req, _ := http.NewRequest(method, baseURL, nil) // HEAD answers have no body
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		e.t.Fatalf("GET %s: %v", target, err)
+		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	out, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+}
+
+// headerLines turns a header map into lines for rawExchange.
+func headerLines(hdr map[string]string) []string {
+	var lines []string
+	for k, v := range hdr {
+		lines = append(lines, k+": "+v)
+	}
+	return lines
+}
+
+// rawGet sends a GET to the gateway exactly as given.
+func (e *Env) rawGet(target string, hdr map[string]string) *Response {
+	e.t.Helper()
+	return rawExchange(e.t, e.GatewayURL, http.MethodGet, target, headerLines(hdr), "")
 }
 
 func demoFile(t *testing.T, e *Env, rel string) []byte {
