@@ -7,6 +7,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,6 +84,7 @@ type Env struct {
 	Vars          map[string]string
 	Logs          *bytes.Buffer
 	gateway       *exec.Cmd
+	origin        *exec.Cmd
 	gatewayOut    *lockedBuffer
 	Client        *http.Client
 }
@@ -137,17 +139,46 @@ func NewEnv(t testing.TB, o Options) *Env {
 	if err := os.CopyFS(e.DataDir, os.DirFS(filepath.Join(repoRoot(), "examples", "demo"))); err != nil {
 		t.Fatalf("copying demo data: %v", err)
 	}
+	e.StoreDir = filepath.Join(t.TempDir(), "store")
+	caddyfile := filepath.Join(repoRoot(), "Caddyfile")
+	if o.Caddyfile != "" {
+		caddyfile = filepath.Join(t.TempDir(), "Caddyfile")
+		if err := os.WriteFile(caddyfile, []byte(o.Caddyfile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A free port can be taken by a test running alongside between
+	// FreePort closing it and the server binding it: then start again on
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		err := e.startAll(o, caddyfile)
+		if err == nil {
+			return e
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		stopProcess(e.gateway)
+		stopProcess(e.origin)
+	}
+}
+
+// startAll starts mediastore and publink on fresh free ports.
+func (e *Env) startAll(o Options, caddyfile string) error {
+	t := e.t
 	httpPort, adminPort, originPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	e.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	e.AdminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	e.OriginURL = fmt.Sprintf("http://127.0.0.1:%d", originPort)
-	e.StoreDir = filepath.Join(t.TempDir(), "store")
 
 	args := []string{"-listen", fmt.Sprintf("127.0.0.1:%d", originPort), "-data", e.DataDir, "-secret", e.OriginSecret}
 	if !o.NoWebhook {
 		args = append(args, "-webhook", e.AdminURL+"/v1/events", "-webhook-secret", e.WebhookSecret)
 	}
-	e.start(filepath.Join(binDir, "mediastore"), args, nil, e.OriginURL+"/manage/requests")
+	var err error
+	if e.origin, err = e.tryStart(filepath.Join(binDir, "mediastore"), args, nil, e.OriginURL+"/manage/requests"); err != nil {
+		return err
+	}
 
 	e.Vars = map[string]string{
 		"PUBLINK_HTTP_PORT":        fmt.Sprint(httpPort),
@@ -165,25 +196,26 @@ func NewEnv(t testing.TB, o Options) *Env {
 	for k, v := range o.Env {
 		e.Vars[k] = v
 	}
-	caddyfile := filepath.Join(repoRoot(), "Caddyfile")
-	if o.Caddyfile != "" {
-		caddyfile = filepath.Join(t.TempDir(), "Caddyfile")
-		if err := os.WriteFile(caddyfile, []byte(o.Caddyfile), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.StartGateway(caddyfile)
-	return e
+	e.gateway, err = e.tryStart(filepath.Join(binDir, "publink"), []string{"run", "--config", caddyfile, "--adapter", "caddyfile"}, e.gatewayEnv(), e.AdminURL+"/v1/links")
+	return err
 }
 
 // StartGateway (re)starts publink with a Caddyfile.
 func (e *Env) StartGateway(caddyfile string) {
 	e.t.Helper()
+	var err error
+	e.gateway, err = e.tryStart(filepath.Join(binDir, "publink"), []string{"run", "--config", caddyfile, "--adapter", "caddyfile"}, e.gatewayEnv(), e.AdminURL+"/v1/links")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *Env) gatewayEnv() []string {
 	env := []string{"HOME=" + e.StoreDir, "XDG_DATA_HOME=" + e.StoreDir, "XDG_CONFIG_HOME=" + e.StoreDir}
 	for k, v := range e.Vars {
 		env = append(env, k+"="+v)
 	}
-	e.gateway = e.start(filepath.Join(binDir, "publink"), []string{"run", "--config", caddyfile, "--adapter", "caddyfile"}, env, e.AdminURL+"/v1/links")
+	return env
 }
 
 // StopGateway stops publink (the origin and Redis keep running).
@@ -193,13 +225,20 @@ func (e *Env) StopGateway() {
 	e.gateway = nil
 }
 
+// exited holds, per started process, a channel closed when it has exited
+// (one goroutine per process waits for it).
+var exited sync.Map
+
 func stopProcess(cmd *exec.Cmd) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
+	d, ok := exited.Load(cmd)
+	if !ok {
+		return
+	}
+	done := d.(chan struct{})
 	cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -209,7 +248,9 @@ func stopProcess(cmd *exec.Cmd) {
 }
 
 // start runs a binary and waits until readyURL answers at all.
-func (e *Env) start(bin string, args, env []string, readyURL string) *exec.Cmd {
+// tryStart runs a binary and waits until readyURL answers at all; an error
+// carries the process's output.
+func (e *Env) tryStart(bin string, args, env []string, readyURL string) (*exec.Cmd, error) {
 	e.t.Helper()
 	out := &lockedBuffer{}
 	if filepath.Base(bin) == "publink" {
@@ -221,8 +262,11 @@ func (e *Env) start(bin string, args, env []string, readyURL string) *exec.Cmd {
 		cmd.Env = append(os.Environ(), env...)
 	}
 	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("starting %s: %v", bin, err)
+		return nil, fmt.Errorf("starting %s: %v", bin, err)
 	}
+	done := make(chan struct{})
+	exited.Store(cmd, done)
+	go func() { cmd.Wait(); close(done) }()
 	e.t.Cleanup(func() {
 		stopProcess(cmd)
 		if e.t.Failed() {
@@ -234,12 +278,19 @@ func (e *Env) start(bin string, args, env []string, readyURL string) *exec.Cmd {
 		resp, err := http.Get(readyURL)
 		if err == nil {
 			resp.Body.Close()
-			return cmd
+			return cmd, nil
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			e.t.Fatalf("%s did not start: %v\n%s", filepath.Base(bin), err, tail(out.String(), 6000))
+		select {
+		case <-done:
+			err = errors.New("it exited")
+		default:
+			if time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		stopProcess(cmd)
+		return nil, fmt.Errorf("%s did not start: %v\n%s", filepath.Base(bin), err, tail(out.String(), 6000))
 	}
 }
 
